@@ -1,0 +1,108 @@
+// swift-tools-version: 6.0
+// profd: a per-request sampling profiler for Swift web services on Linux.
+//
+// The core package stays lean: it depends only on swift-argument-parser and swift-log.
+// The Hummingbird demo server lives in its own package (Examples/profd-demo) so that
+// linking ProfClient into an app never pulls in a web framework.
+import PackageDescription
+
+let package = Package(
+    name: "profd",
+    products: [
+        .library(name: "ProfClient", targets: ["ProfClient"]),
+        .library(name: "ProfdProtocol", targets: ["ProfdProtocol"]),
+        .library(name: "ProfdEngine", targets: ["ProfdEngine"]),
+        .executable(name: "profd", targets: ["profd"]),
+        .executable(name: "profctl", targets: ["profctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: C shim — syscalls and macros Swift cannot call directly
+        .target(
+            name: "CProfdShim",
+            path: "Sources/CShim"
+        ),
+
+        // MARK: Wire protocol, shared by client, daemon and profctl
+        .target(
+            name: "ProfdProtocol",
+            path: "Sources/Protocol"
+        ),
+
+        // MARK: Client library linked into the web app
+        .target(
+            name: "ProfClient",
+            dependencies: ["ProfdProtocol", "CProfdShim"],
+            path: "Sources/ProfClient"
+        ),
+
+        // MARK: Engine: sampling → attribution → symbolization → call tree → rendering
+        .target(
+            name: "ProfdEngine",
+            dependencies: [
+                "CProfdShim",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Engine"
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "profd",
+            dependencies: [
+                "ProfdProtocol",
+                "ProfdEngine",
+                "CProfdShim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/profd"
+        ),
+        .executableTarget(
+            name: "profctl",
+            dependencies: [
+                "ProfdEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/profctl"
+        ),
+
+        // MARK: Test fixtures: real processes for the real-kernel tests
+        .executableTarget(
+            name: "profd-testload",
+            dependencies: ["ProfClient"],
+            path: "Tests/Fixtures/TestLoad"
+        ),
+
+        // MARK: Tests
+        .target(
+            name: "ProfdTestKit",
+            dependencies: ["ProfdProtocol"],
+            path: "Tests/ProfdTestKit"
+        ),
+        .testTarget(
+            name: "ProfdProtocolTests",
+            dependencies: ["ProfdProtocol"],
+            path: "Tests/ProfdProtocolTests"
+        ),
+        .testTarget(
+            name: "ProfClientTests",
+            dependencies: ["ProfClient", "ProfdProtocol", "ProfdTestKit"],
+            path: "Tests/ProfClientTests"
+        ),
+        .testTarget(
+            name: "ProfdEngineTests",
+            dependencies: ["ProfdEngine", "ProfdTestKit"],
+            path: "Tests/ProfdEngineTests",
+            resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "ProfdIntegrationTests",
+            dependencies: ["ProfdProtocol", "ProfdEngine", "ProfdTestKit"],
+            path: "Tests/ProfdIntegrationTests"
+        ),
+    ]
+)

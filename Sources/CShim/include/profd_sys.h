@@ -1,0 +1,21 @@
+// Small wrappers for process and socket facts that Swift cannot reach portably.
+#ifndef PROFD_SYS_H
+#define PROFD_SYS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/// The calling thread's kernel thread id. Wraps `gettid(2)`.
+int32_t profd_gettid(void);
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock the sampler stamps samples with.
+uint64_t profd_monotonic_ns(void);
+
+/// Kernel-verified identity of a Unix socket peer. Wraps `getsockopt(SO_PEERCRED)`.
+/// Returns 0 on success, or -1 with errno set.
+int profd_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+
+/// Opens a pidfd for `pid`. Wraps `pidfd_open(2)`. Returns -1 with errno set on failure.
+int profd_pidfd_open(int32_t pid);
+
+#endif
