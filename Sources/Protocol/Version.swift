@@ -1,0 +1,1 @@
+public enum ProfdProtocolVersion { public static let current: UInt8 = 1 }

@@ -1,0 +1,1 @@
+print("testload: under construction")
