@@ -1,0 +1,136 @@
+/// Facts about a profiling session that every report of it repeats.
+public struct SessionMetadata: Codable, Sendable, Equatable {
+    public var id: String
+    public var service: String
+    /// The client's pid and uid as the kernel reported them (SO_PEERCRED), never as the client claimed.
+    public var pid: Int32
+    public var uid: UInt32
+    /// `/proc/PID/exe` at session start.
+    public var executable: String?
+    /// RFC 3339 UTC wall-clock times.
+    public var startedAt: String
+    public var endedAt: String
+    public var durationNs: UInt64
+    public var frequencyHz: Int
+    /// CPU time one sample stands for.
+    public var periodNs: UInt64
+    /// Why the session ended: `stopped`, `client-disconnected`, `target-exited` or `daemon-shutdown`.
+    public var endReason: String
+    public var lostSamples: UInt64
+    public var droppedSamples: UInt64
+    public var droppedSpans: UInt64
+    public var daemonVersion: String
+
+    public init(id: String, service: String, pid: Int32, uid: UInt32, executable: String?, startedAt: String,
+                endedAt: String, durationNs: UInt64, frequencyHz: Int, endReason: String,
+                lostSamples: UInt64 = 0, droppedSamples: UInt64 = 0, droppedSpans: UInt64 = 0,
+                daemonVersion: String) {
+        self.id = id
+        self.service = service
+        self.pid = pid
+        self.uid = uid
+        self.executable = executable
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.durationNs = durationNs
+        self.frequencyHz = max(1, frequencyHz)
+        self.periodNs = 1_000_000_000 / UInt64(max(1, frequencyHz))
+        self.endReason = endReason
+        self.lostSamples = lostSamples
+        self.droppedSamples = droppedSamples
+        self.droppedSpans = droppedSpans
+        self.daemonVersion = daemonVersion
+    }
+}
+
+/// Request counts and wall-clock latency for a route or a whole session.
+public struct RequestSummary: Codable, Sendable, Equatable {
+    public var count: Int = 0
+    /// Requests that began but had not ended when the session stopped.
+    public var unfinished: Int = 0
+    /// Count per HTTP status code; `"0"` means the client did not say.
+    public var statusCounts: [String: Int] = [:]
+    public var wallNs: LatencyStats?
+
+    public init() {}
+
+    public init(spans: some Sequence<SpanRecord>) {
+        var latencies: [UInt64] = []
+        for span in spans {
+            count += 1
+            guard let end = span.endNs else { unfinished += 1; continue }
+            statusCounts[String(span.status), default: 0] += 1
+            latencies.append(end >= span.beginNs ? end - span.beginNs : 0)
+        }
+        wallNs = LatencyStats(latencies)
+    }
+}
+
+/// Latency distribution in nanoseconds (nearest-rank percentiles).
+public struct LatencyStats: Codable, Sendable, Equatable {
+    public var total: UInt64
+    public var mean: UInt64
+    public var p50: UInt64
+    public var p90: UInt64
+    public var p99: UInt64
+    public var max: UInt64
+
+    public init?(_ values: [UInt64]) {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        func rank(_ p: Double) -> UInt64 {
+            sorted[Swift.min(sorted.count - 1, Swift.max(0, Int((p * Double(sorted.count)).rounded(.up)) - 1))]
+        }
+        total = sorted.reduce(0, &+)
+        mean = total / UInt64(sorted.count)
+        p50 = rank(0.50)
+        p90 = rank(0.90)
+        p99 = rank(0.99)
+        max = sorted[sorted.count - 1]
+    }
+}
+
+/// One route's entry in the session report, with the names of its report files.
+public struct RouteSummary: Codable, Sendable, Equatable {
+    public var route: String
+    public var requests: Int
+    public var samples: Int
+    public var cpuNs: UInt64
+    /// File names relative to the session directory.
+    public var files: [String: String]
+
+    public init(route: String, requests: Int, samples: Int, cpuNs: UInt64, files: [String: String]) {
+        self.route = route
+        self.requests = requests
+        self.samples = samples
+        self.cpuNs = cpuNs
+        self.files = files
+    }
+}
+
+/// A rendered-format-neutral report: what text, JSON and later formats are drawn from.
+public struct ProfileReport: Sendable {
+    public enum Scope: Sendable, Equatable {
+        /// The whole session; the tree's first level splits time by route.
+        case session
+        case route(String)
+    }
+
+    public var scope: Scope
+    public var metadata: SessionMetadata
+    public var requests: RequestSummary
+    public var tree: CallTree
+    /// Per-route entries; filled for session reports.
+    public var routes: [RouteSummary]
+
+    public init(scope: Scope, metadata: SessionMetadata, requests: RequestSummary, tree: CallTree, routes: [RouteSummary] = []) {
+        self.scope = scope
+        self.metadata = metadata
+        self.requests = requests
+        self.tree = tree
+        self.routes = routes
+    }
+
+    public var samples: Int { tree.totalSamples }
+    public var cpuNs: UInt64 { UInt64(samples) * metadata.periodNs }
+}

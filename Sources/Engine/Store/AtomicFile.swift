@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension EngineError.Code {
+    public static let storeWriteFailed = Self("store_write_failed")
+    public static let storeReadFailed = Self("store_read_failed")
+    public static let notFound = Self("not_found")
+}
+
+/// Crash-safe file writes for the state directory.
+///
+/// A file is written to a temporary name, fsynced, renamed into place and its directory fsynced, so a
+/// reader sees the old file or the whole new one, never a prefix. Nothing here follows symlinks.
+enum AtomicFile {
+    /// Writes `bytes` to `directory/name` atomically with `mode`. Throws `storeWriteFailed` with the errno
+    /// (ENOSPC on a full disk); on failure the temporary file is removed and any previous file is untouched.
+    static func write(_ bytes: some Collection<UInt8>, directory: String, name: String, mode: mode_t = 0o640) throws(EngineError) {
+        let temporary = "\(directory)/.tmp-\(name)-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw EngineError(.storeWriteFailed, "cannot create \(temporary)", errno: errno) }
+        var ok = false
+        defer {
+            if !ok { unlink(temporary) }
+        }
+        do {
+            defer { close(fd) }
+            try writeAll(fd: fd, bytes: Array(bytes), path: temporary)
+            guard fsync(fd) == 0 else { throw EngineError(.storeWriteFailed, "fsync \(temporary)", errno: errno) }
+        }
+        guard rename(temporary, "\(directory)/\(name)") == 0 else {
+            throw EngineError(.storeWriteFailed, "rename into \(directory)/\(name)", errno: errno)
+        }
+        ok = true
+        try syncDirectory(directory)
+    }
+
+    static func writeAll(fd: Int32, bytes: [UInt8], path: String) throws(EngineError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw EngineError(.storeWriteFailed, "write \(path)", errno: errno)
+            }
+            offset += written
+        }
+    }
+
+    /// Makes a rename or create in `directory` durable.
+    static func syncDirectory(_ directory: String) throws(EngineError) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw EngineError(.storeWriteFailed, "open directory \(directory)", errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw EngineError(.storeWriteFailed, "fsync directory \(directory)", errno: errno) }
+    }
+
+    /// Creates `path` (one level) with `mode` unless it exists as a real directory; refuses symlinks.
+    static func ensureDirectory(_ path: String, mode: mode_t = 0o750) throws(EngineError) {
+        if mkdir(path, mode) == 0 { return }
+        let mkdirErrno = errno
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            throw EngineError(.storeWriteFailed, "create directory \(path)", errno: mkdirErrno)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw EngineError(.storeWriteFailed, "\(path) exists and is not a directory (symlinks are refused)")
+        }
+    }
+
+    /// Reads a whole regular file without following a final symlink.
+    static func read(_ path: String, limit: Int = 1 << 30) throws(EngineError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code: EngineError.Code = errno == ENOENT ? .notFound : .storeReadFailed
+            throw EngineError(code, "cannot open \(path)", errno: errno)
+        }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw EngineError(.storeReadFailed, "read \(path)", errno: errno)
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+            guard result.count <= limit else { throw EngineError(.storeReadFailed, "\(path) is larger than \(limit) bytes") }
+        }
+        return result
+    }
+}
