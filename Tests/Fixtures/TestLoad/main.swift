@@ -1,1 +1,136 @@
-print("testload: under construction")
+// profd-testload: a real process for the real-kernel tests to profile.
+//
+//   profd-testload split --seconds S
+//       Main thread burns CPU in burnThreeQuarters() / burnOneQuarter() with a 3:1 split of equal work units.
+//   profd-testload late-threads --seconds S --delay-ms D
+//       Sleeps D ms, then starts two threads burning CPU in lateThreadWorkAlpha() / lateThreadWorkBeta().
+//
+// On startup it prints `ready <pid>` and flushes stdout; at the end it prints `done <checksum>`.
+// To add a mode, add an entry to `modes`.
+import Foundation
+
+/// Options after the mode name: `--name value` pairs.
+struct Options {
+    var values: [String: String] = [:]
+
+    init(_ arguments: ArraySlice<String>) {
+        var iterator = arguments.makeIterator()
+        while let flag = iterator.next() {
+            guard flag.hasPrefix("--") else { fail("unexpected argument \(flag)") }
+            guard let value = iterator.next() else { fail("missing value for \(flag)") }
+            values[String(flag.dropFirst(2))] = value
+        }
+    }
+
+    func double(_ name: String, default value: Double) -> Double {
+        guard let text = values[name] else { return value }
+        guard let parsed = Double(text), parsed >= 0 else { fail("--\(name) needs a non-negative number") }
+        return parsed
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("profd-testload: \(message)\n".utf8))
+    exit(2)
+}
+
+/// Writes one line to stdout unbuffered, so a parent reading the pipe sees it at once.
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
+/// One work unit: a fixed number of xorshift steps. Inlined so each caller's own code is the sampled leaf.
+@inline(__always)
+func spin(_ seed: UInt64) -> UInt64 {
+    var x = seed | 1
+    for _ in 0..<50_000 {
+        x ^= x << 13
+        x ^= x >> 7
+        x ^= x << 17
+    }
+    return x
+}
+
+@inline(never)
+func burnThreeQuarters(_ seed: UInt64) -> UInt64 {
+    spin(spin(spin(seed)))
+}
+
+@inline(never)
+func burnOneQuarter(_ seed: UInt64) -> UInt64 {
+    spin(seed)
+}
+
+@inline(never)
+func lateThreadWorkAlpha(_ seed: UInt64) -> UInt64 {
+    spin(seed)
+}
+
+@inline(never)
+func lateThreadWorkBeta(_ seed: UInt64) -> UInt64 {
+    spin(seed)
+}
+
+/// `split`: 3 units in burnThreeQuarters, then 1 unit in burnOneQuarter, until the time is up.
+func runSplit(_ options: Options) -> UInt64 {
+    let deadline = monotonicSeconds() + options.double("seconds", default: 2)
+    var checksum: UInt64 = 0x9E37_79B9_7F4A_7C15
+    while monotonicSeconds() < deadline {
+        checksum = burnThreeQuarters(checksum)
+        checksum = burnOneQuarter(checksum)
+    }
+    return checksum
+}
+
+/// `late-threads`: sleep, then two burning threads until the time is up.
+func runLateThreads(_ options: Options) -> UInt64 {
+    let start = monotonicSeconds()
+    let deadline = start + options.double("seconds", default: 2)
+    let delay = options.double("delay-ms", default: 300) / 1000
+    usleep(UInt32(delay * 1e6))
+    let finished = DispatchSemaphore(value: 0)
+    let results = Results()
+    let workers: [(String, @Sendable (UInt64) -> UInt64)] = [
+        ("late-alpha", lateThreadWorkAlpha), ("late-beta", lateThreadWorkBeta),
+    ]
+    for (name, work) in workers {
+        let thread = Thread {
+            var checksum = UInt64(name.utf8.count)
+            while monotonicSeconds() < deadline { checksum = work(checksum) }
+            results.add(checksum)
+            finished.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+    for _ in workers { finished.wait() }
+    return results.total
+}
+
+/// Checksums of the worker threads, so their work is observable.
+final class Results: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var sum: UInt64 = 0
+    func add(_ value: UInt64) { lock.withLock { sum ^= value } }
+    var total: UInt64 { lock.withLock { sum } }
+}
+
+let modes: [String: (Options) -> UInt64] = [
+    "split": runSplit,
+    "late-threads": runLateThreads,
+]
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2, let mode = modes[arguments[1]] else {
+    fail("usage: profd-testload <\(modes.keys.sorted().joined(separator: "|"))> [--name value ...]")
+}
+let options = Options(arguments.dropFirst(2))
+emit("ready \(getpid())")
+let checksum = mode(options)
+emit("done \(checksum)")
