@@ -1,0 +1,164 @@
+// The payload structs of protocol v1, one per message type. Field order here is wire order.
+
+/// Client → daemon (0x01): the first message on a connection.
+///
+/// The client's pid and uid are not fields: the daemon takes them from `SO_PEERCRED`.
+public struct Hello: Sendable, Equatable {
+    /// The highest protocol version the client speaks.
+    public var protocolVersion: UInt16
+    /// The service name shown in reports; at most `ProtocolLimits.serviceName` bytes.
+    public var service: String
+
+    public init(protocolVersion: UInt16 = UInt16(ProfdProtocolVersion.current), service: String) {
+        self.protocolVersion = protocolVersion
+        self.service = service
+    }
+}
+
+/// Client → daemon (0x02): start sampling the peer process.
+public struct StartSession: Sendable, Equatable {
+    /// The sampling frequencies a v1 daemon accepts.
+    public static let frequencyRange: ClosedRange<UInt32> = 1...10_000
+    /// The frequency clients use unless told otherwise.
+    public static let defaultFrequencyHz: UInt32 = 1000
+
+    /// Samples per second per thread; encoding clamps it into `frequencyRange`.
+    public var frequencyHz: UInt32
+    /// Reserved. Must be 0 in v1: a v1 decoder rejects other values as malformed.
+    public var flags: UInt32
+
+    public init(frequencyHz: UInt32 = StartSession.defaultFrequencyHz, flags: UInt32 = 0) {
+        self.frequencyHz = frequencyHz
+        self.flags = flags
+    }
+}
+
+/// Client → daemon (0x03): a request span began on a thread.
+public struct SpanBegin: Sendable, Equatable {
+    /// Unique per client connection; pairs the begin with its end.
+    public var spanId: UInt64
+    /// Kernel thread id (`gettid`) of the thread that began the span.
+    public var threadId: UInt32
+    /// `CLOCK_MONOTONIC` nanoseconds at begin.
+    public var timeNs: UInt64
+    /// The route as known at begin; at most `ProtocolLimits.route` bytes.
+    public var route: String
+
+    public init(spanId: UInt64, threadId: UInt32, timeNs: UInt64, route: String) {
+        self.spanId = spanId
+        self.threadId = threadId
+        self.timeNs = timeNs
+        self.route = route
+    }
+}
+
+/// Client → daemon (0x04): a request span ended.
+public struct SpanEnd: Sendable, Equatable {
+    /// The id given in the matching `SpanBegin`.
+    public var spanId: UInt64
+    /// Kernel thread id of the thread that ended the span (it may differ from the begin thread).
+    public var threadId: UInt32
+    /// `CLOCK_MONOTONIC` nanoseconds at end.
+    public var timeNs: UInt64
+    /// HTTP status of the response; 0 means unknown.
+    public var httpStatus: UInt16
+    /// The matched route if it became known only after the handler ran; empty keeps the route from begin.
+    public var route: String
+
+    public init(spanId: UInt64, threadId: UInt32, timeNs: UInt64, httpStatus: UInt16 = 0, route: String = "") {
+        self.spanId = spanId
+        self.threadId = threadId
+        self.timeNs = timeNs
+        self.httpStatus = httpStatus
+        self.route = route
+    }
+}
+
+/// Daemon → client (0x81): reply to `Hello`.
+public struct HelloAck: Sendable, Equatable {
+    /// The protocol version the daemon will speak on this connection.
+    public var protocolVersion: UInt16
+    /// Free-form daemon version; at most `ProtocolLimits.daemonVersion` bytes.
+    public var daemonVersion: String
+
+    public init(protocolVersion: UInt16 = UInt16(ProfdProtocolVersion.current), daemonVersion: String) {
+        self.protocolVersion = protocolVersion
+        self.daemonVersion = daemonVersion
+    }
+}
+
+/// Daemon → client (0x82): sampling started.
+public struct SessionStarted: Sendable, Equatable {
+    /// The session id; at most `ProtocolLimits.sessionId` bytes.
+    public var sessionId: String
+    /// The frequency the daemon actually samples at.
+    public var frequencyHz: UInt32
+
+    public init(sessionId: String, frequencyHz: UInt32) {
+        self.sessionId = sessionId
+        self.frequencyHz = frequencyHz
+    }
+}
+
+/// Daemon → client (0x83): sampling stopped and the report is written.
+public struct SessionStopped: Sendable, Equatable {
+    /// The id from `SessionStarted`.
+    public var sessionId: String
+    /// Where the session's reports are; at most `ProtocolLimits.path` bytes.
+    public var reportDirectory: String
+
+    public init(sessionId: String, reportDirectory: String) {
+        self.sessionId = sessionId
+        self.reportDirectory = reportDirectory
+    }
+}
+
+/// Daemon → client (0x8F): the daemon refused or failed a request.
+public struct ErrorReply: Sendable, Equatable {
+    /// The error code of an `ErrorReply`: an open set, so codes from newer daemons survive decoding.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: UInt16
+
+        public init(rawValue: UInt16) { self.rawValue = rawValue }
+
+        /// A frame could not be decoded (bad magic, truncated or malformed payload).
+        public static let badFrame = Code(rawValue: 1)
+        /// The frame's protocol version is not spoken by the daemon.
+        public static let unsupportedVersion = Code(rawValue: 2)
+        /// The frame's message type is unknown.
+        public static let unknownMessageType = Code(rawValue: 3)
+        /// The frame's payload exceeds the receiver's limit.
+        public static let payloadTooLarge = Code(rawValue: 4)
+        /// A valid message at the wrong time, e.g. a span before `startSession`, or `startSession` before `hello`.
+        public static let protocolViolation = Code(rawValue: 5)
+        /// The daemon failed internally.
+        public static let `internal` = Code(rawValue: 6)
+        /// The peer may not be profiled (policy, uid).
+        public static let permissionDenied = Code(rawValue: 7)
+        /// A daemon limit (sessions, clients, disk) was reached.
+        public static let limitExceeded = Code(rawValue: 8)
+
+        public var description: String {
+            switch self {
+            case .badFrame: "badFrame"
+            case .unsupportedVersion: "unsupportedVersion"
+            case .unknownMessageType: "unknownMessageType"
+            case .payloadTooLarge: "payloadTooLarge"
+            case .protocolViolation: "protocolViolation"
+            case .internal: "internal"
+            case .permissionDenied: "permissionDenied"
+            case .limitExceeded: "limitExceeded"
+            default: "code\(rawValue)"
+            }
+        }
+    }
+
+    public var code: Code
+    /// Human-readable detail; at most `ProtocolLimits.message` bytes.
+    public var message: String
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+}

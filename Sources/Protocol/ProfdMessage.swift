@@ -1,0 +1,143 @@
+/// One protocol v1 message, in either direction.
+public enum ProfdMessage: Sendable, Equatable {
+    case hello(Hello)
+    case startSession(StartSession)
+    case spanBegin(SpanBegin)
+    case spanEnd(SpanEnd)
+    case stopSession
+    case helloAck(HelloAck)
+    case sessionStarted(SessionStarted)
+    case sessionStopped(SessionStopped)
+    case error(ErrorReply)
+
+    /// The header type byte of this message.
+    public var type: MessageType {
+        switch self {
+        case .hello: .hello
+        case .startSession: .startSession
+        case .spanBegin: .spanBegin
+        case .spanEnd: .spanEnd
+        case .stopSession: .stopSession
+        case .helloAck: .helloAck
+        case .sessionStarted: .sessionStarted
+        case .sessionStopped: .sessionStopped
+        case .error: .error
+        }
+    }
+
+    /// Appends this message as one complete frame (header + payload) to `buffer`.
+    ///
+    /// Never produces a frame a v1 decoder rejects: strings longer than their field limit are cut at the last
+    /// UTF-8 character boundary within the limit, and `StartSession.frequencyHz` is clamped into range.
+    /// (`StartSession.flags` is written as given; v1 requires 0.)
+    public func encode(into buffer: inout [UInt8]) {
+        let start = buffer.count
+        buffer.append(ProtocolLimits.magic.0)
+        buffer.append(ProtocolLimits.magic.1)
+        buffer.append(ProfdProtocolVersion.current)
+        buffer.append(type.rawValue)
+        buffer.appendLittleEndian(UInt32(0))  // payload length, patched below
+        switch self {
+        case .hello(let m):
+            buffer.appendLittleEndian(m.protocolVersion)
+            buffer.appendString(m.service, limit: ProtocolLimits.serviceName)
+        case .startSession(let m):
+            let range = StartSession.frequencyRange
+            buffer.appendLittleEndian(min(max(m.frequencyHz, range.lowerBound), range.upperBound))
+            buffer.appendLittleEndian(m.flags)
+        case .spanBegin(let m):
+            buffer.appendLittleEndian(m.spanId)
+            buffer.appendLittleEndian(m.threadId)
+            buffer.appendLittleEndian(m.timeNs)
+            buffer.appendString(m.route, limit: ProtocolLimits.route)
+        case .spanEnd(let m):
+            buffer.appendLittleEndian(m.spanId)
+            buffer.appendLittleEndian(m.threadId)
+            buffer.appendLittleEndian(m.timeNs)
+            buffer.appendLittleEndian(m.httpStatus)
+            buffer.appendString(m.route, limit: ProtocolLimits.route)
+        case .stopSession:
+            break
+        case .helloAck(let m):
+            buffer.appendLittleEndian(m.protocolVersion)
+            buffer.appendString(m.daemonVersion, limit: ProtocolLimits.daemonVersion)
+        case .sessionStarted(let m):
+            buffer.appendString(m.sessionId, limit: ProtocolLimits.sessionId)
+            buffer.appendLittleEndian(m.frequencyHz)
+        case .sessionStopped(let m):
+            buffer.appendString(m.sessionId, limit: ProtocolLimits.sessionId)
+            buffer.appendString(m.reportDirectory, limit: ProtocolLimits.path)
+        case .error(let m):
+            buffer.appendLittleEndian(m.code.rawValue)
+            buffer.appendString(m.message, limit: ProtocolLimits.message)
+        }
+        // Every v1 payload is below 10 KiB, so the length always fits in UInt32.
+        let length = UInt32(buffer.count - start - ProtocolLimits.headerLength)
+        buffer[start + 4] = UInt8(truncatingIfNeeded: length)
+        buffer[start + 5] = UInt8(truncatingIfNeeded: length >> 8)
+        buffer[start + 6] = UInt8(truncatingIfNeeded: length >> 16)
+        buffer[start + 7] = UInt8(truncatingIfNeeded: length >> 24)
+    }
+
+    /// This message as one complete frame.
+    public var encoded: [UInt8] {
+        var bytes: [UInt8] = []
+        encode(into: &bytes)
+        return bytes
+    }
+
+    /// Decodes the payload of a frame whose header announced `type`.
+    ///
+    /// Throws `unknownMessageType` for types v1 does not define, `truncated` if a field runs past the payload,
+    /// and `malformed` for trailing bytes, over-long strings, or out-of-range values.
+    static func decode(type: MessageType, payload: ArraySlice<UInt8>) throws(ProtocolError) -> ProfdMessage {
+        var r = PayloadReader(payload)
+        let message: ProfdMessage
+        switch type {
+        case .hello:
+            let version = try r.uint16()
+            message = .hello(Hello(protocolVersion: version, service: try r.string("service", limit: ProtocolLimits.serviceName)))
+        case .startSession:
+            let frequency = try r.uint32()
+            let flags = try r.uint32()
+            guard StartSession.frequencyRange.contains(frequency) else {
+                throw .malformed(reason: "frequencyHz \(frequency) is outside 1...10000")
+            }
+            guard flags == 0 else { throw .malformed(reason: "startSession flags must be 0 in v1, got \(flags)") }
+            message = .startSession(StartSession(frequencyHz: frequency, flags: flags))
+        case .spanBegin:
+            let id = try r.uint64()
+            let tid = try r.uint32()
+            let time = try r.uint64()
+            message = .spanBegin(SpanBegin(spanId: id, threadId: tid, timeNs: time,
+                                           route: try r.string("route", limit: ProtocolLimits.route)))
+        case .spanEnd:
+            let id = try r.uint64()
+            let tid = try r.uint32()
+            let time = try r.uint64()
+            let status = try r.uint16()
+            message = .spanEnd(SpanEnd(spanId: id, threadId: tid, timeNs: time, httpStatus: status,
+                                       route: try r.string("route", limit: ProtocolLimits.route)))
+        case .stopSession:
+            message = .stopSession
+        case .helloAck:
+            let version = try r.uint16()
+            message = .helloAck(HelloAck(protocolVersion: version,
+                                         daemonVersion: try r.string("daemonVersion", limit: ProtocolLimits.daemonVersion)))
+        case .sessionStarted:
+            let id = try r.string("sessionId", limit: ProtocolLimits.sessionId)
+            message = .sessionStarted(SessionStarted(sessionId: id, frequencyHz: try r.uint32()))
+        case .sessionStopped:
+            let id = try r.string("sessionId", limit: ProtocolLimits.sessionId)
+            message = .sessionStopped(SessionStopped(sessionId: id,
+                                                     reportDirectory: try r.string("reportDirectory", limit: ProtocolLimits.path)))
+        case .error:
+            let code = ErrorReply.Code(rawValue: try r.uint16())
+            message = .error(ErrorReply(code: code, message: try r.string("message", limit: ProtocolLimits.message)))
+        default:
+            throw .unknownMessageType(type.rawValue)
+        }
+        try r.expectEnd(type)
+        return message
+    }
+}

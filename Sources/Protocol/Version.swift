@@ -1,1 +1,0 @@
-public enum ProfdProtocolVersion { public static let current: UInt8 = 1 }
