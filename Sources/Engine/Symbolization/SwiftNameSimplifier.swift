@@ -1,0 +1,251 @@
+/// Shortens a fully demangled Swift name to what a profile reader needs. Pure; never fails.
+///
+/// Rules, applied anywhere a word starts:
+/// - dropped: `merged `, `specialized `, `static `, `generic [partial ]specialization <…> of `,
+///   `function signature specialization <…> of `, `(extension in M):`, ` with unmangled suffix "…"`;
+/// - dropped: generic parameter lists and where clauses (`init<A where …>` → `init`), effects and the return
+///   type after an argument list, the type after ` : ` (accessors such as `x.getter : Swift.Int`), and the
+///   signature of a closure or local function (`closure #1 (Swift.Int) -> () in f()` → `closure #1 in f()`);
+/// - argument lists become labels: `(_: Swift.Int, b: Swift.Int)` → `(_:b:)`, `(Swift.Int)` → `(_:)`;
+/// - private discriminators go: `(helper in _2DF8…)` → `helper`;
+/// - `partial apply forwarder for ` becomes `partial apply for `; `reabstraction thunk helper …` becomes
+///   `reabstraction thunk`; `protocol witness for R in conformance T : P in M` keeps `R` and `T`;
+/// - kept as written: module-qualified names, `closure #N in`, `implicit closure #N in`,
+///   `(N) suspend resume partial function for`, `(N) await resume partial function for`,
+///   `async function pointer to`, `dispatch thunk of`, operators (`Swift.Int.== infix(_:_:)`).
+/// Names that are not Swift come back unchanged, as does any name whose brackets do not balance.
+public enum SwiftNameSimplifier {
+    /// The short form of the demangled Swift name `name`.
+    public static func simplify(_ name: String) -> String {
+        var scanner = Scanner(Array(name.utf8))
+        guard scanner.run() else { return name }
+        return String(decoding: scanner.output, as: UTF8.self)
+    }
+}
+
+private struct Scanner {
+    let input: [UInt8]
+    var output: [UInt8] = []
+    var position = 0
+
+    init(_ input: [UInt8]) {
+        self.input = input
+        output.reserveCapacity(input.count)
+    }
+
+    /// Transforms `input` into `output`; false when the brackets do not balance.
+    mutating func run() -> Bool {
+        var end = input.count
+        if let suffix = find(" with unmangled suffix ", from: 0) { end = suffix }
+        while position < end {
+            let byte = input[position]
+            let atWordStart = position == 0 || input[position - 1] == UInt8(ascii: " ")
+            if atWordStart, skipWordPrefixes() { continue }
+            if atWordStart, matches("partial apply forwarder for ") {
+                emit("partial apply for ")
+                position += "partial apply forwarder for ".utf8.count
+                continue
+            }
+            if atWordStart, matches("reabstraction thunk") {
+                emit("reabstraction thunk")
+                return true
+            }
+            if matches(" in conformance ") {
+                emit(" in conformance ")
+                position += " in conformance ".utf8.count
+                guard let colon = findTopLevel(" : ", from: position, end: end) else { return false }
+                output.append(contentsOf: input[position ..< colon])
+                return true
+            }
+            if matches(" : ") {
+                position = skipToContext(from: position, end: end)
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "("):
+                if matches("(extension in ") {
+                    guard let close = matchingClose(from: position, end: end) else { return false }
+                    position = close + 1
+                    if position < end, input[position] == UInt8(ascii: ":") { position += 1 }
+                } else if endsWithIdentifier() {
+                    guard let close = matchingClose(from: position, end: end) else { return false }
+                    emitLabels(from: position + 1, to: close)
+                    position = skipToContext(from: close + 1, end: end)
+                } else if let close = matchingClose(from: position, end: end),
+                          let name = privateDiscriminatorName(from: position + 1, to: close) {
+                    output.append(contentsOf: name)
+                    position = close + 1
+                } else {
+                    output.append(byte)
+                    position += 1
+                }
+            case UInt8(ascii: "<") where endsWithIdentifier() || output.last == UInt8(ascii: ">"):
+                guard let close = matchingClose(from: position, end: end) else { return false }
+                position = close + 1
+            case UInt8(ascii: "["):
+                guard let close = matchingClose(from: position, end: end) else { return false }
+                output.append(contentsOf: input[position ... close])
+                position = close + 1
+            case UInt8(ascii: "#"):
+                output.append(byte)
+                position += 1
+                let digitsStart = position
+                while position < end, isDigit(input[position]) {
+                    output.append(input[position])
+                    position += 1
+                }
+                // `closure #1 (sig) -> R in …`, `local #1 (sig) in …`: drop the signature.
+                if position > digitsStart, position + 1 < end, input[position] == UInt8(ascii: " "),
+                   input[position + 1] == UInt8(ascii: "(") || input[position + 1] == UInt8(ascii: "@") {
+                    position = skipToContext(from: position, end: end)
+                }
+            default:
+                output.append(byte)
+                position += 1
+            }
+        }
+        return true
+    }
+
+    /// Skips `merged `, `specialized `, `static ` and `… specialization <…> of `; true if one was skipped.
+    private mutating func skipWordPrefixes() -> Bool {
+        for word in ["merged ", "specialized ", "static "] where matches(word) {
+            position += word.utf8.count
+            return true
+        }
+        for word in [
+            "generic specialization <", "generic partial specialization <",
+            "function signature specialization <", "generic not re-abstracted specialization <",
+        ] where matches(word) {
+            let open = position + word.utf8.count - 1
+            guard let close = matchingClose(from: open, end: input.count) else { return false }
+            var next = close + 1
+            if match(" of ", at: next) { next += 4 }
+            position = next
+            return true
+        }
+        return false
+    }
+
+    /// Writes `(a:_:)` for the argument list in `start ..< end` (exclusive of the parentheses).
+    private mutating func emitLabels(from start: Int, to end: Int) {
+        output.append(UInt8(ascii: "("))
+        var argumentStart = start
+        var index = start
+        var depth = 0
+        func label(_ from: Int, _ to: Int) -> ArraySlice<UInt8>? {
+            var i = from
+            while i < to, input[i] == UInt8(ascii: " ") { i += 1 }
+            guard i < to else { return nil }
+            var j = i
+            while j < to, isIdentifier(input[j]) { j += 1 }
+            if j > i, j + 1 < to, input[j] == UInt8(ascii: ":"), input[j + 1] == UInt8(ascii: " ") { return input[i ..< j] }
+            return [UInt8(ascii: "_")]
+        }
+        while index <= end {
+            let byte = index < end ? input[index] : UInt8(ascii: ",")
+            if index == end || (depth == 0 && byte == UInt8(ascii: ",")) {
+                if let name = label(argumentStart, index) {
+                    output.append(contentsOf: name)
+                    output.append(UInt8(ascii: ":"))
+                }
+                argumentStart = index + 1
+            } else {
+                depth += depthChange(at: index)
+            }
+            index += 1
+        }
+        output.append(UInt8(ascii: ")"))
+    }
+
+    /// `helper` for `helper in _2DF8E098…` (a private discriminator), else nil.
+    private func privateDiscriminatorName(from start: Int, to end: Int) -> ArraySlice<UInt8>? {
+        guard let separator = find(" in _", from: start), separator < end, separator > start else { return nil }
+        let hash = input[(separator + 5) ..< end]
+        guard !hash.isEmpty, hash.allSatisfy({ isDigit($0) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "F")) })
+        else { return nil }
+        return input[start ..< separator]
+    }
+
+    /// The index of the next top-level ` in ` (where a context follows) at or after `from`, else `end`.
+    private func skipToContext(from: Int, end: Int) -> Int {
+        var depth = 0
+        var index = from
+        while index < end {
+            if depth == 0, match(" in ", at: index) { return index }
+            depth = max(0, depth + depthChange(at: index))
+            index += 1
+        }
+        return end
+    }
+
+    private func findTopLevel(_ needle: String, from: Int, end: Int) -> Int? {
+        var depth = 0
+        var index = from
+        while index < end {
+            if depth == 0, match(needle, at: index) { return index }
+            depth += depthChange(at: index)
+            if depth < 0 { return nil }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Index of the bracket closing the one at `open` (`(`, `[` or `<`), counting all three kinds.
+    private func matchingClose(from open: Int, end: Int) -> Int? {
+        var depth = 0
+        var index = open
+        while index < end {
+            depth += depthChange(at: index)
+            if depth == 0 { return index }
+            if depth < 0 { return nil }
+            index += 1
+        }
+        return nil
+    }
+
+    /// +1 for an opening bracket, -1 for a closing one; the `>` of `->` is not a bracket.
+    private func depthChange(at index: Int) -> Int {
+        switch input[index] {
+        case UInt8(ascii: "("), UInt8(ascii: "["), UInt8(ascii: "<"): 1
+        case UInt8(ascii: ")"), UInt8(ascii: "]"): -1
+        case UInt8(ascii: ">"): index > 0 && input[index - 1] == UInt8(ascii: "-") ? 0 : -1
+        default: 0
+        }
+    }
+
+    private func endsWithIdentifier() -> Bool {
+        guard let last = output.last else { return false }
+        return isIdentifier(last)
+    }
+
+    private func isIdentifier(_ byte: UInt8) -> Bool {
+        isDigit(byte) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || byte == UInt8(ascii: "_")
+            || byte == UInt8(ascii: "`") || byte >= 0x80
+    }
+
+    private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    private func matches(_ needle: String) -> Bool { match(needle, at: position) }
+
+    private func match(_ needle: String, at index: Int) -> Bool {
+        var i = index
+        for byte in needle.utf8 {
+            guard i < input.count, input[i] == byte else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    private func find(_ needle: String, from: Int) -> Int? {
+        var index = from
+        while index < input.count {
+            if match(needle, at: index) { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    private mutating func emit(_ text: String) { output.append(contentsOf: text.utf8) }
+}
