@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 
 int32_t profd_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 
@@ -32,4 +34,12 @@ int profd_pidfd_open(int32_t pid) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int profd_accept_nonblocking(int listen_fd) {
+    return accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int profd_pipe_nonblocking(int fds[2]) {
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
 }

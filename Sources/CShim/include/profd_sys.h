@@ -19,3 +19,12 @@ int profd_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 int profd_pidfd_open(int32_t pid);
 
 #endif
+
+#ifndef PROFD_SYS_H_NET
+#define PROFD_SYS_H_NET
+/// Accepts a connection as a non-blocking, close-on-exec fd. Wraps `accept4(2)`.
+int profd_accept_nonblocking(int listen_fd);
+
+/// Creates a non-blocking, close-on-exec pipe. Wraps `pipe2(2)`.
+int profd_pipe_nonblocking(int fds[2]);
+#endif

@@ -1,0 +1,27 @@
+// swift-tools-version: 6.0
+// profd-demo: a real Hummingbird server that profiles itself through ProfClient.
+//
+// It is a separate package so that the profd core never builds Hummingbird.
+import PackageDescription
+
+let package = Package(
+    name: "profd-demo",
+    products: [
+        .executable(name: "profd-demo", targets: ["ProfdDemo"]),
+    ],
+    dependencies: [
+        .package(path: "../.."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ProfdDemo",
+            dependencies: [
+                .product(name: "ProfClient", package: "profd"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ProfdProtocol
+
+/// One accepted client: its kernel-verified identity, its byte stream decoder and where it is in the
+/// hello → start → spans → stop sequence.
+final class ClientConnection {
+    enum State {
+        /// Waiting for hello.
+        case connected
+        /// Said hello; may start a session.
+        case introduced(service: String)
+        /// Profiling; spans are accepted.
+        case profiling(service: String, session: ProfilingSession)
+        /// Sent stop; waiting for the reports to be written.
+        case stopping(service: String, sessionId: String)
+    }
+
+    /// Unique for the daemon's lifetime, unlike the fd, which the kernel reuses.
+    let serial: UInt64
+    let fd: Int32
+    let peer: PeerIdentity
+    var state: State = .connected
+    private(set) var decoder: FrameDecoder
+    private(set) var closed = false
+
+    init(serial: UInt64, fd: Int32, peer: PeerIdentity, maximumMessageBytes: Int) {
+        self.serial = serial
+        self.fd = fd
+        self.peer = peer
+        self.decoder = FrameDecoder(maximumPayloadLength: maximumMessageBytes)
+    }
+
+    var session: ProfilingSession? {
+        if case .profiling(_, let session) = state { return session }
+        return nil
+    }
+
+    enum ReadResult {
+        case messages([ProfdMessage])
+        /// The peer closed its end; any partial frame it left is reported as `error`.
+        case endOfStream(ProtocolError?)
+        case protocolError(ProtocolError, decoded: [ProfdMessage])
+    }
+
+    /// Reads what the socket has (bounded per call) and decodes every complete message.
+    func read() -> ReadResult {
+        var decoded: [ProfdMessage] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        // Four reads per wake-up at most, so one chatty client cannot starve the others.
+        for _ in 0..<4 {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
+            if count == 0 {
+                do throws(ProtocolError) {
+                    try drainDecoder(into: &decoded)
+                    try decoder.finish()
+                    return decoded.isEmpty ? .endOfStream(nil) : .messages(decoded)
+                } catch {
+                    return .endOfStream(error)
+                }
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                return .endOfStream(nil)
+            }
+            decoder.append(buffer[0..<count])
+            do throws(ProtocolError) {
+                try drainDecoder(into: &decoded)
+            } catch {
+                return .protocolError(error, decoded: decoded)
+            }
+            if count < buffer.count { break }
+        }
+        return .messages(decoded)
+    }
+
+    private func drainDecoder(into decoded: inout [ProfdMessage]) throws(ProtocolError) {
+        while let message = try decoder.decodeNext() {
+            decoded.append(message)
+        }
+    }
+
+    /// Sends one reply without blocking. A client that does not read its replies loses its connection
+    /// rather than stalling the daemon; returns false then.
+    @discardableResult
+    func send(_ message: ProfdMessage) -> Bool {
+        guard !closed else { return false }
+        let bytes = message.encoded
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { buffer in
+                Glibc.send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            }
+            if sent < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += sent
+        }
+        return true
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        _ = Glibc.close(fd)
+    }
+}

@@ -1,0 +1,251 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CProfdShim
+import Logging
+import ProfdEngine
+import ProfdProtocol
+import Synchronization
+
+/// The profd event loop: accepts clients, runs their sessions' samplers and hands finished sessions to
+/// the report writer. Everything except report writing happens on the one thread that calls `run()`.
+final class Daemon {
+    private let configuration: DaemonConfiguration
+    private var logger: Logger
+    private let store: ReportStore
+    private let writer: ReportWriter
+    private var listener: UnixListener?
+    private var connections: [UInt64: ClientConnection] = [:]
+    private var nextSerial: UInt64 = 1
+    private var sessionCounter = 0
+    /// Finished report writes, posted by the writer's queue and picked up by the loop.
+    private let outcomes = OutcomeQueue()
+    private let wake: WakePipe
+
+    init(configuration: DaemonConfiguration, logger: Logger) throws(DaemonError) {
+        self.configuration = configuration
+        self.logger = logger
+        self.store = ReportStore(stateDirectory: configuration.stateDirectory)
+        self.writer = ReportWriter(store: store, logger: logger)
+        self.wake = try WakePipe()
+    }
+
+    /// Runs until SIGTERM or SIGINT, then finishes every open session's reports and returns.
+    func run() throws(DaemonError) {
+        do throws(EngineError) {
+            try store.prepare()
+        } catch {
+            throw DaemonError("cannot prepare state directory \(configuration.stateDirectory): \(error)")
+        }
+        let listener = try UnixListener.bind(path: configuration.socketPath, mode: configuration.socketMode)
+        self.listener = listener
+        ShutdownSignal.install(wakeFd: wake.writeFd)
+        logger.info("profd listening", metadata: [
+            "profd.socket": "\(configuration.socketPath)", "profd.state_dir": "\(configuration.stateDirectory)",
+            "profd.version": "\(ProfdVersion.string)",
+        ])
+
+        while !ShutdownSignal.requested {
+            pollOnce(timeoutMs: 100)
+        }
+
+        logger.info("profd shutting down", metadata: ["profd.open_sessions": "\(connections.values.filter { $0.session != nil }.count)"])
+        listener.close()
+        for connection in Array(connections.values) {
+            finishSession(of: connection, reason: "daemon-shutdown")
+            connection.close()
+        }
+        connections.removeAll()
+        writer.waitForAll()
+        deliverOutcomes()
+    }
+
+    private func pollOnce(timeoutMs: Int32) {
+        guard let listener else { return }
+        var descriptors: [pollfd] = [pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0),
+                                     pollfd(fd: wake.readFd, events: Int16(POLLIN), revents: 0)]
+        var owners: [UInt64?] = [nil, nil]
+        for connection in connections.values {
+            descriptors.append(pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0))
+            owners.append(connection.serial)
+            for fd in connection.session?.pollDescriptors ?? [] {
+                descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+                owners.append(nil)
+            }
+        }
+        let ready = poll(&descriptors, nfds_t(descriptors.count), timeoutMs)
+        if ready < 0 && errno != EINTR {
+            logger.error("poll failed", metadata: ["profd.errno": "\(errno)"])
+        }
+        if descriptors[1].revents != 0 { wake.drain() }
+        if descriptors[0].revents & Int16(POLLIN) != 0 { acceptPending(listener) }
+        for (index, descriptor) in descriptors.enumerated() where descriptor.revents != 0 {
+            guard let serial = owners[index], let connection = connections[serial] else { continue }
+            service(connection)
+        }
+        let now = profd_monotonic_ns()
+        for connection in connections.values {
+            guard let session = connection.session else { continue }
+            session.drain()
+            session.rescanIfDue(nowNs: now)
+        }
+        deliverOutcomes()
+    }
+
+    private func acceptPending(_ listener: UnixListener) {
+        while let fd = listener.accept() {
+            guard let peer = PeerIdentity.of(socket: fd) else {
+                logger.warning("rejected a connection without peer credentials")
+                _ = close(fd)
+                continue
+            }
+            let connection = ClientConnection(serial: nextSerial, fd: fd, peer: peer,
+                                              maximumMessageBytes: configuration.limits.maximumMessageBytes)
+            nextSerial += 1
+            guard connections.count < configuration.limits.maximumConnections else {
+                connection.send(.error(ErrorReply(code: .limitExceeded, message: "profd serves at most \(configuration.limits.maximumConnections) connections")))
+                connection.close()
+                continue
+            }
+            connections[connection.serial] = connection
+            logger.debug("client connected", metadata: metadata(connection))
+        }
+    }
+
+    private func service(_ connection: ClientConnection) {
+        switch connection.read() {
+        case .messages(let messages):
+            for message in messages where !connection.closed {
+                handle(message, from: connection)
+            }
+        case .endOfStream(let error):
+            if let error {
+                logger.notice("client closed mid-frame", metadata: metadata(connection).merging(["profd.error": "\(error)"]) { a, _ in a })
+            }
+            disconnect(connection, reason: "client-disconnected")
+        case .protocolError(let error, let decoded):
+            for message in decoded where !connection.closed {
+                handle(message, from: connection)
+            }
+            logger.warning("protocol error; closing connection", metadata: metadata(connection).merging(["profd.error": "\(error)"]) { a, _ in a })
+            connection.send(.error(error.reply))
+            disconnect(connection, reason: "client-disconnected")
+        }
+    }
+
+    private func handle(_ message: ProfdMessage, from connection: ClientConnection) {
+        switch (message, connection.state) {
+        case (.hello(let hello), .connected):
+            connection.state = .introduced(service: hello.service)
+            connection.send(.helloAck(HelloAck(daemonVersion: ProfdVersion.string)))
+        case (.startSession(let start), .introduced(let service)):
+            startSession(for: connection, service: service, frequencyHz: Int(start.frequencyHz))
+        case (.spanBegin(let span), .profiling(_, let session)):
+            session.beginSpan(spanId: span.spanId, route: span.route, threadId: span.threadId, timeNs: span.timeNs)
+        case (.spanEnd(let span), .profiling(_, let session)):
+            session.endSpan(spanId: span.spanId, threadId: span.threadId, timeNs: span.timeNs, status: span.httpStatus, route: span.route)
+        case (.spanBegin, .introduced), (.spanEnd, .introduced), (.spanBegin, .stopping), (.spanEnd, .stopping):
+            // Spans racing a stop or a failed start are harmless; the client counts them as sent.
+            break
+        case (.stopSession, .profiling(let service, let session)):
+            connection.state = .stopping(service: service, sessionId: session.id)
+            submit(session, of: connection, reason: "stopped")
+        default:
+            violation(connection, "\(message.type) is not allowed \(connection.state.name)")
+        }
+    }
+
+    private func startSession(for connection: ClientConnection, service: String, frequencyHz: Int) {
+        sessionCounter += 1
+        let id = "\(WallClock.now().compact)-\(connection.peer.pid)-\(sessionCounter)"
+        do throws(EngineError) {
+            let session = try ProfilingSession(id: id, peer: connection.peer, service: service,
+                                               frequencyHz: frequencyHz, configuration: configuration)
+            connection.state = .profiling(service: service, session: session)
+            connection.send(.sessionStarted(SessionStarted(sessionId: id, frequencyHz: UInt32(frequencyHz))))
+            logger.info("session started", metadata: metadata(connection).merging([
+                "profd.session": "\(id)", "profd.frequency_hz": "\(frequencyHz)",
+            ]) { a, _ in a })
+        } catch {
+            logger.error("cannot start sampling", metadata: metadata(connection).merging(["profd.error": "\(error)"]) { a, _ in a })
+            let code: ErrorReply.Code = (error.errno == EACCES || error.errno == EPERM) ? .permissionDenied : .internal
+            connection.send(.error(ErrorReply(code: code, message: "cannot sample pid \(connection.peer.pid): \(error)")))
+        }
+    }
+
+    private func violation(_ connection: ClientConnection, _ reason: String) {
+        logger.warning("protocol violation; closing connection", metadata: metadata(connection).merging(["profd.error": "\(reason)"]) { a, _ in a })
+        connection.send(.error(ErrorReply(code: .protocolViolation, message: reason)))
+        disconnect(connection, reason: "client-disconnected")
+    }
+
+    /// Closes a connection; an open session still gets its reports.
+    private func disconnect(_ connection: ClientConnection, reason: String) {
+        finishSession(of: connection, reason: reason)
+        connection.close()
+        connections[connection.serial] = nil
+        logger.debug("client disconnected", metadata: metadata(connection))
+    }
+
+    private func finishSession(of connection: ClientConnection, reason: String) {
+        guard case .profiling(let service, let session) = connection.state else { return }
+        connection.state = .stopping(service: service, sessionId: session.id)
+        submit(session, of: connection, reason: reason)
+    }
+
+    private func submit(_ session: ProfilingSession, of connection: ClientConnection, reason: String) {
+        let job = session.finish(reason: reason)
+        logger.info("session stopped", metadata: metadata(connection).merging([
+            "profd.session": "\(session.id)", "profd.reason": "\(reason)",
+            "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",
+        ]) { a, _ in a })
+        let outcomes = self.outcomes
+        let wakeFd = wake.writeFd
+        writer.submit(job, connection: connection.serial) { outcome in
+            outcomes.pending.withLock { $0.append(outcome) }
+            WakePipe.signal(wakeFd)
+        }
+    }
+
+    private func deliverOutcomes() {
+        let finished = outcomes.pending.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        for outcome in finished {
+            let connection = connections[outcome.connection]
+            switch outcome.result {
+            case .success(let directory):
+                logger.info("reports written", metadata: ["profd.session": "\(outcome.sessionId)", "profd.directory": "\(directory)"])
+                connection?.send(.sessionStopped(SessionStopped(sessionId: outcome.sessionId, reportDirectory: directory)))
+            case .failure(let error):
+                logger.error("cannot write reports", metadata: ["profd.session": "\(outcome.sessionId)", "profd.error": "\(error)"])
+                connection?.send(.error(ErrorReply(code: .internal, message: "reports of session \(outcome.sessionId) were not written: \(error)")))
+            }
+            if let connection, case .stopping(let service, _) = connection.state {
+                connection.state = .introduced(service: service)
+            }
+        }
+    }
+
+    private func metadata(_ connection: ClientConnection) -> Logger.Metadata {
+        ["profd.client_pid": "\(connection.peer.pid)", "profd.client_uid": "\(connection.peer.uid)"]
+    }
+}
+
+extension ClientConnection.State {
+    /// "before hello", "after hello", … for error messages.
+    var name: String {
+        switch self {
+        case .connected: "before hello"
+        case .introduced: "outside a session"
+        case .profiling: "during a session"
+        case .stopping: "while a session is stopping"
+        }
+    }
+}
+
+/// Report-writer results waiting for the event loop; shared between the writer's queue and the loop.
+final class OutcomeQueue: Sendable {
+    let pending = Mutex<[ReportWriter.Outcome]>([])
+}

@@ -1,0 +1,32 @@
+/// Everything profd can be told, with the defaults a production install uses.
+struct DaemonConfiguration: Sendable {
+    /// Where reports are stored (systemd's `StateDirectory=profd`).
+    var stateDirectory = "/var/lib/profd"
+    /// The control socket clients and profctl connect to.
+    var socketPath = "/run/profd/profd.sock"
+    /// Permission bits of the socket file created in foreground mode.
+    var socketMode: UInt32 = 0o660
+
+    var limits = Limits()
+
+    struct Limits: Sendable {
+        /// Largest message payload accepted; a bigger length field closes the connection.
+        var maximumMessageBytes = 65_536
+        /// Spans kept per session; more are counted as dropped.
+        var maximumSpansPerSession = 1_000_000
+        /// Samples buffered per session (16 bytes each); more are counted as dropped.
+        var maximumSamplesPerSession = 5_000_000
+        /// Concurrent client connections.
+        var maximumConnections = 256
+    }
+
+    /// How often the sampler looks for threads it does not cover yet and re-reads `/proc/PID/maps`.
+    var rescanIntervalNs: UInt64 = 1_000_000_000
+    /// Ring pages per CPU for each session's sampler.
+    var ringDataPages = 64
+}
+
+/// The daemon's version, reported to clients and written into every report.
+enum ProfdVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CProfdShim
+import ProfdEngine
+
+/// The kernel's word on who is at the other end of a connection (SO_PEERCRED), taken once at accept.
+struct PeerIdentity: Sendable, Equatable {
+    var pid: Int32
+    var uid: UInt32
+    var gid: UInt32
+
+    /// Reads the peer credentials of a connected Unix socket.
+    static func of(socket fd: Int32) -> PeerIdentity? {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+        guard profd_peer_credentials(fd, &pid, &uid, &gid) == 0, pid > 0 else { return nil }
+        return PeerIdentity(pid: pid, uid: uid, gid: gid)
+    }
+}
+
+/// One client's profiling session: its sampler, the samples and spans recorded so far, and the memory
+/// maps needed to symbolize them later (the process may be gone by then).
+final class ProfilingSession {
+    let id: String
+    let peer: PeerIdentity
+    let service: String
+    let frequencyHz: Int
+    let startedAt: WallClock.Instant
+    let executable: String?
+    private let limits: DaemonConfiguration.Limits
+    private let rescanIntervalNs: UInt64
+    private var sampler: PerfSampler?
+    private(set) var capture = Capture()
+    private(set) var maps: ProcessMaps
+    private var openSpans: [UInt64: Int] = [:]
+    private var lastRescanNs: UInt64
+
+    /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
+    init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, configuration: DaemonConfiguration) throws(EngineError) {
+        self.id = id
+        self.peer = peer
+        self.service = service
+        self.frequencyHz = frequencyHz
+        self.limits = configuration.limits
+        self.rescanIntervalNs = configuration.rescanIntervalNs
+        self.startedAt = WallClock.now()
+        self.executable = Self.executablePath(pid: peer.pid)
+        self.maps = (try? ProcessMaps.read(pid: peer.pid)) ?? ProcessMaps(parsing: "")
+        self.sampler = try PerfSampler(pid: peer.pid, configuration: SamplerConfiguration(frequencyHz: frequencyHz, ringDataPages: configuration.ringDataPages))
+        self.lastRescanNs = profd_monotonic_ns()
+    }
+
+    var pollDescriptors: [Int32] { sampler?.pollDescriptors ?? [] }
+    var sampleCount: Int { capture.samples.count }
+
+    /// Moves every record from the kernel rings into the capture, enforcing the sample limit.
+    func drain() {
+        guard let sampler else { return }
+        let maximumSamples = limits.maximumSamplesPerSession
+        sampler.drain { event in
+            switch event {
+            case .sample(let sample):
+                if capture.samples.count < maximumSamples {
+                    capture.add(tid: sample.tid, timeNs: sample.timeNs, addresses: sample.callchain, inKernel: sample.inKernel)
+                } else {
+                    capture.droppedSamples += 1
+                }
+            case .threadName(let tid, let name):
+                capture.threadNames[tid] = name
+            case .lost(let count):
+                capture.lostSamples += count
+            case .threadStarted, .threadExited:
+                break
+            }
+        }
+    }
+
+    /// Covers threads the sampler missed and refreshes the memory maps, at most once per rescan interval.
+    func rescanIfDue(nowNs: UInt64) {
+        guard let sampler, nowNs &- lastRescanNs >= rescanIntervalNs else { return }
+        lastRescanNs = nowNs
+        _ = sampler.rescanThreads()
+        if let fresh = try? ProcessMaps.read(pid: peer.pid) { maps.merge(fresh) }
+    }
+
+    func beginSpan(spanId: UInt64, route: String, threadId: UInt32, timeNs: UInt64) {
+        guard capture.spans.count < limits.maximumSpansPerSession else {
+            capture.droppedSpans += 1
+            return
+        }
+        openSpans[spanId] = capture.spans.count
+        capture.spans.append(SpanRecord(spanId: spanId, route: route, threadId: Int32(bitPattern: threadId), beginNs: timeNs))
+    }
+
+    func endSpan(spanId: UInt64, threadId: UInt32, timeNs: UInt64, status: UInt16, route: String) {
+        // A span whose begin was dropped (limit, client buffer) has nothing to close.
+        guard let index = openSpans.removeValue(forKey: spanId) else { return }
+        capture.spans[index].endNs = timeNs
+        capture.spans[index].endThreadId = Int32(bitPattern: threadId)
+        capture.spans[index].status = Int(status)
+        if !route.isEmpty { capture.spans[index].route = route }
+    }
+
+    /// Stops sampling and hands back everything needed to write the reports.
+    func finish(reason: String) -> ReportJob {
+        drain()
+        if let fresh = try? ProcessMaps.read(pid: peer.pid) { maps.merge(fresh) }
+        sampler?.stop()
+        sampler = nil
+        let ended = WallClock.now()
+        let metadata = SessionMetadata(
+            id: id, service: service, pid: peer.pid, uid: peer.uid, executable: executable,
+            startedAt: startedAt.rfc3339, endedAt: ended.rfc3339,
+            durationNs: ended.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: reason,
+            lostSamples: capture.lostSamples, droppedSamples: capture.droppedSamples, droppedSpans: capture.droppedSpans,
+            daemonVersion: ProfdVersion.string)
+        return ReportJob(metadata: metadata, capture: capture, maps: maps)
+    }
+
+    private static func executablePath(pid: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A finished session's data, handed from the event loop to the report writer.
+struct ReportJob: Sendable {
+    var metadata: SessionMetadata
+    var capture: Capture
+    var maps: ProcessMaps
+}

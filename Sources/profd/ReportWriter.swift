@@ -1,0 +1,55 @@
+import Dispatch
+import Logging
+import ProfdEngine
+
+/// Symbolizes finished sessions and writes their reports, off the event loop.
+///
+/// Symbolization reads ELF files and can take hundreds of milliseconds, so it runs on one serial queue.
+/// The queue is the only place the symbolizer (and its per-binary cache) is touched, which is what
+/// makes the `@unchecked Sendable` sound.
+final class ReportWriter: @unchecked Sendable {
+    struct Outcome: Sendable {
+        var connection: UInt64
+        var sessionId: String
+        var result: Result<String, EngineError>
+    }
+
+    private let queue = DispatchQueue(label: "profd.report-writer")
+    private let store: ReportStore
+    private let logger: Logger
+    private let symbolizer = Symbolizer()
+    private let group = DispatchGroup()
+
+    init(store: ReportStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// Writes `job`'s reports in the background and calls `completion` (on the writer's queue) when done.
+    func submit(_ job: ReportJob, connection: UInt64, completion: @escaping @Sendable (Outcome) -> Void) {
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            let result: Result<String, EngineError>
+            do throws(EngineError) {
+                result = .success(try write(job))
+            } catch {
+                result = .failure(error)
+            }
+            completion(Outcome(connection: connection, sessionId: job.metadata.id, result: result))
+        }
+    }
+
+    /// Blocks until every submitted job has been written (used at shutdown).
+    func waitForAll() {
+        group.wait()
+    }
+
+    private func write(_ job: ReportJob) throws(EngineError) -> String {
+        let builder = ReportBuilder(metadata: job.metadata, capture: job.capture)
+        let reports = builder.build { stack in
+            symbolizer.symbolize(callchain: stack.addresses, in: job.maps)
+        }
+        return try store.write(session: reports.session, routes: reports.routes)
+    }
+}

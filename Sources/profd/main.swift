@@ -1,1 +1,0 @@
-print("profd: under construction")
