@@ -97,11 +97,11 @@ let package = Package(
             name: "ProfdEngineTests",
             dependencies: ["ProfdEngine", "ProfdTestKit"],
             path: "Tests/ProfdEngineTests",
-            resources: [.copy("Golden")]
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "ProfdIntegrationTests",
-            dependencies: ["ProfdProtocol", "ProfdEngine", "ProfdTestKit"],
+            dependencies: ["ProfdProtocol", "ProfdEngine", "ProfdTestKit", "CProfdShim"],
             path: "Tests/ProfdIntegrationTests"
         ),
     ]

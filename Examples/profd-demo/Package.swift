@@ -2,7 +2,12 @@
 // profd-demo: a real Hummingbird server that profiles itself through ProfClient.
 //
 // It is a separate package so that the profd core never builds Hummingbird.
+import Foundation
 import PackageDescription
+
+/// SwiftPM names a path dependency after its folder, and a clone can live in any folder.
+let profdPackage = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .appendingPathComponent("../..").standardizedFileURL.lastPathComponent.lowercased()
 
 let package = Package(
     name: "profd-demo",
@@ -18,7 +23,7 @@ let package = Package(
         .executableTarget(
             name: "ProfdDemo",
             dependencies: [
-                .product(name: "ProfClient", package: "profd"),
+                .product(name: "ProfClient", package: profdPackage),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# End-to-end acceptance: the demo path (profd + Hummingbird demo + ProfClient + profctl), checked.
+# Prints "N passed, N failed" and exits non-zero if anything failed.
+set -uo pipefail
+here=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/profd-e2e.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0; failed=0
+check() { # check NAME COMMAND...
+  local name=$1; shift
+  if "$@" >"$work/check.out" 2>&1; then passed=$((passed + 1)); echo "ok   - $name"
+  else failed=$((failed + 1)); echo "FAIL - $name"; sed 's/^/       /' "$work/check.out" | tail -20; fi
+}
+profctl="$here/.build/release/profctl"
+
+STATE_DIR="$work/state" DEMO_PORT=${DEMO_PORT:-18181} COMPUTE_REQUESTS=1000 HASH_REQUESTS=1000 \
+  "$here/scripts/demo.sh" >"$work/demo.out" 2>"$work/demo.err"
+demo_status=$?
+check "make demo's script succeeds" test "$demo_status" -eq 0
+[ "$demo_status" -eq 0 ] || { cat "$work/demo.err" "$work/state/profd.log" 2>/dev/null | tail -40; }
+
+check "the /compute tree shows randomNumber above addNumbers" python3 - "$work/demo.out" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def seconds(name):
+    m = re.search(r'(\d+\.\d+)s\s+\d+\.\d%\s+\S*' + re.escape(name), text)
+    return float(m.group(1)) if m else 0.0
+r, a = seconds("randomNumber()"), seconds("addNumbers(_:_:)")
+print(f"randomNumber {r}s, addNumbers {a}s")
+assert r > 0.05, "randomNumber missing from the /compute tree"
+assert r > 3 * a, "randomNumber should hold far more time than addNumbers"
+PY
+
+check "profctl dump --format json prints valid JSON for the latest session" bash -c \
+  "'$profctl' --state-dir '$work/state' dump --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"session\"; assert {r[\"route\"] for r in d[\"routes\"]} >= {\"/compute\",\"/hash\"}, d[\"routes\"]'"
+
+check "the /compute JSON names randomNumber with its sample count" bash -c \
+  "'$profctl' --state-dir '$work/state' dump --format json --route /compute | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+assert d[\"route\"]==\"/compute\"
+f=[x for x in d[\"functions\"] if x[\"function\"].endswith(\"randomNumber()\")]
+assert f and f[0][\"totalSamples\"]>0, f
+add=[x for x in d[\"functions\"] if x[\"function\"].endswith(\"addNumbers(_:_:)\")]
+assert f[0][\"totalSamples\"] > (add[0][\"totalSamples\"] if add else 0)
+print(\"randomNumber samples\", f[0][\"totalSamples\"])'"
+
+check "--route /hash prints only that route's tree" bash -c \
+  "'$profctl' --state-dir '$work/state' dump --format json --route /hash | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+assert d[\"kind\"]==\"route\" and d[\"route\"]==\"/hash\"
+names=[x[\"function\"] for x in d[\"functions\"]]
+assert any(n.endswith(\"hashPayload(rounds:)\") for n in names), names[:10]
+assert not any(\"randomNumber\" in n or n.endswith(\"compute(iterations:)\") for n in names)'"
+
+check "--route /hash as text names hashPayload and not /compute's functions" bash -c \
+  "out=\$('$profctl' --state-dir '$work/state' dump --format text --route /hash) && grep -q 'hashPayload' <<<\"\$out\" && ! grep -q 'randomNumber' <<<\"\$out\""
+
+check "an unknown route exits 3 with the known routes listed" bash -c \
+  "'$profctl' --state-dir '$work/state' dump --route /nope; test \$? -eq 3"
+
+check "the demo cleaned up every process it started" bash -c "! pgrep -f 'profd-demo --port ${DEMO_PORT:-18181}' && ! pgrep -f 'profd --state-dir $work/state'"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
