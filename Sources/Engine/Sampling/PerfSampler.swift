@@ -46,7 +46,12 @@ public final class PerfSampler {
     ///
     /// Throws `perfTargetNotFound` when the process does not exist, `perfPermissionDenied` (EACCES/EPERM)
     /// without root or CAP_PERFMON, `perfInvalidConfiguration`, `perfRingSetupFailed` or `perfOpenFailed`.
-    public init(pid: Int32, configuration: SamplerConfiguration = .init()) throws(EngineError) {
+    public convenience init(pid: Int32, configuration: SamplerConfiguration = .init()) throws(EngineError) {
+        try self.init(pid: pid, configuration: configuration, leavingUncovered: [])
+    }
+
+    /// Tests: opens like the public init but leaves the threads in `leavingUncovered` for `rescanThreads()`.
+    init(pid: Int32, configuration: SamplerConfiguration, leavingUncovered: Set<Int32>) throws(EngineError) {
         self.pid = pid
         self.configuration = configuration
         self.cpus = PerfSys.onlineCPUs()
@@ -68,14 +73,16 @@ public final class PerfSampler {
         } catch {
             throw EngineError(.perfTargetNotFound, "process \(pid) not found (/proc/\(pid)/task)", errno: error.errno)
         }
-        for tid in initial {
+        for tid in initial where !leavingUncovered.contains(tid) {
             if try openThread(tid) { liveThreads.insert(tid) }
         }
         guard !openedThreads.isEmpty else {
             throw EngineError(.perfTargetNotFound, "process \(pid) exited before sampling started", errno: ESRCH)
         }
         // Threads created while the first events were being opened are covered by neither list nor inheritance.
-        for _ in 0..<4 where try rescan() > 0 {}
+        if leavingUncovered.isEmpty {
+            for _ in 0..<4 where try rescan() > 0 {}
+        }
         for tid in liveThreads.sorted() {
             if let name = PerfSys.threadName(pid: pid, tid: tid) { pendingEvents.append(.threadName(tid: tid, name: name)) }
         }

@@ -88,6 +88,14 @@ func runSplit(_ options: Options) -> UInt64 {
     return checksum
 }
 
+/// Sets the calling thread's name (its `comm`) by writing `/proc/thread-self/comm`.
+func nameCurrentThread(_ name: String) {
+    let fd = open("/proc/thread-self/comm", O_WRONLY)
+    guard fd >= 0 else { return }
+    _ = name.withCString { write(fd, $0, strlen($0)) }
+    close(fd)
+}
+
 /// `late-threads`: sleep, then two burning threads until the time is up.
 func runLateThreads(_ options: Options) -> UInt64 {
     let start = monotonicSeconds()
@@ -101,12 +109,12 @@ func runLateThreads(_ options: Options) -> UInt64 {
     ]
     for (name, work) in workers {
         let thread = Thread {
+            nameCurrentThread(name)
             var checksum = UInt64(name.utf8.count)
             while monotonicSeconds() < deadline { checksum = work(checksum) }
             results.add(checksum)
             finished.signal()
         }
-        thread.name = name
         thread.start()
     }
     for _ in workers { finished.wait() }
