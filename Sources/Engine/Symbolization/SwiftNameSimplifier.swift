@@ -7,7 +7,7 @@
 ///   type after an argument list, the type after ` : ` (accessors such as `x.getter : Swift.Int`), and the
 ///   signature of a closure or local function (`closure #1 (Swift.Int) -> () in f()` → `closure #1 in f()`);
 /// - argument lists become labels: `(_: Swift.Int, b: Swift.Int)` → `(_:b:)`, `(Swift.Int)` → `(_:)`;
-/// - private discriminators go: `(helper in _2DF8…)` → `helper`;
+/// - private discriminators go: `(helper in _2DF8…)` → `helper`, `T.(in _2DF8…).f` → `T.f`;
 /// - `partial apply forwarder for ` becomes `partial apply for `; `reabstraction thunk helper …` becomes
 ///   `reabstraction thunk`; `protocol witness for R in conformance T : P in M` keeps `R` and `T`;
 /// - kept as written: module-qualified names, `closure #N in`, `implicit closure #N in`,
@@ -27,6 +27,7 @@ private struct Scanner {
     let input: [UInt8]
     var output: [UInt8] = []
     var position = 0
+    var inConformance = false
 
     init(_ input: [UInt8]) {
         self.input = input
@@ -53,11 +54,12 @@ private struct Scanner {
             if matches(" in conformance ") {
                 emit(" in conformance ")
                 position += " in conformance ".utf8.count
-                guard let colon = findTopLevel(" : ", from: position, end: end) else { return false }
-                output.append(contentsOf: input[position ..< colon])
-                return true
+                inConformance = true
+                continue
             }
             if matches(" : ") {
+                // In `conformance T : P in M` the protocol and module follow; elsewhere an accessor's type.
+                if inConformance { return true }
                 position = skipToContext(from: position, end: end)
                 continue
             }
@@ -75,6 +77,11 @@ private struct Scanner {
                           let name = privateDiscriminatorName(from: position + 1, to: close) {
                     output.append(contentsOf: name)
                     position = close + 1
+                    // `T.(in _HASH).f` names nothing: drop it with one of the dots around it.
+                    if name.isEmpty, output.last == UInt8(ascii: "."), position < end,
+                       input[position] == UInt8(ascii: ".") {
+                        position += 1
+                    }
                 } else {
                     output.append(byte)
                     position += 1
@@ -82,6 +89,11 @@ private struct Scanner {
             case UInt8(ascii: "<") where endsWithIdentifier() || output.last == UInt8(ascii: ">"):
                 guard let close = matchingClose(from: position, end: end) else { return false }
                 position = close + 1
+            case UInt8(ascii: "<") where output.last == UInt8(ascii: " "):
+                // A generic signature before a type: `for <A where A: P> T`, `conformance < where …> T`.
+                guard let close = matchingClose(from: position, end: end) else { return false }
+                position = close + 1
+                if position < end, input[position] == UInt8(ascii: " ") { position += 1 }
             case UInt8(ascii: "["):
                 guard let close = matchingClose(from: position, end: end) else { return false }
                 output.append(contentsOf: input[position ... close])
@@ -96,7 +108,7 @@ private struct Scanner {
                 }
                 // `closure #1 (sig) -> R in …`, `local #1 (sig) in …`: drop the signature.
                 if position > digitsStart, position + 1 < end, input[position] == UInt8(ascii: " "),
-                   input[position + 1] == UInt8(ascii: "(") || input[position + 1] == UInt8(ascii: "@") {
+                   [UInt8(ascii: "("), UInt8(ascii: "@"), UInt8(ascii: "<")].contains(input[position + 1]) {
                     position = skipToContext(from: position, end: end)
                 }
             default:
@@ -116,12 +128,18 @@ private struct Scanner {
         for word in [
             "generic specialization <", "generic partial specialization <",
             "function signature specialization <", "generic not re-abstracted specialization <",
+            "generic pre-specialization <",
         ] where matches(word) {
             let open = position + word.utf8.count - 1
-            guard let close = matchingClose(from: open, end: input.count) else { return false }
-            var next = close + 1
-            if match(" of ", at: next) { next += 4 }
-            position = next
+            // The demangler can print unbalanced brackets in a specialization's parameters (`Argument Types : [`),
+            // so fall back to the first `> of ` when the brackets do not match.
+            if let close = matchingClose(from: open, end: input.count), match(" of ", at: close + 1) {
+                position = close + 5
+            } else if let of = find("> of ", from: open) {
+                position = of + 5
+            } else {
+                return false
+            }
             return true
         }
         return false
@@ -130,6 +148,11 @@ private struct Scanner {
     /// Writes `(a:_:)` for the argument list in `start ..< end` (exclusive of the parentheses).
     private mutating func emitLabels(from start: Int, to end: Int) {
         output.append(UInt8(ascii: "("))
+        if isLabelList(from: start, to: end) {  // already simplified: `(_:b:)`
+            output.append(contentsOf: input[start ..< end])
+            output.append(UInt8(ascii: ")"))
+            return
+        }
         var argumentStart = start
         var index = start
         var depth = 0
@@ -158,13 +181,38 @@ private struct Scanner {
         output.append(UInt8(ascii: ")"))
     }
 
+    /// True for `a:_:b:` (labels, each followed by a colon, nothing else).
+    private func isLabelList(from start: Int, to end: Int) -> Bool {
+        guard start < end, input[end - 1] == UInt8(ascii: ":") else { return false }
+        var previousWasColon = true
+        for index in start ..< end {
+            let byte = input[index]
+            if byte == UInt8(ascii: ":") {
+                if previousWasColon { return false }
+                previousWasColon = true
+            } else if isIdentifier(byte) {
+                previousWasColon = false
+            } else {
+                return false
+            }
+        }
+        return true
+    }
+
     /// `helper` for `helper in _2DF8E098…` (a private discriminator), else nil.
     private func privateDiscriminatorName(from start: Int, to end: Int) -> ArraySlice<UInt8>? {
-        guard let separator = find(" in _", from: start), separator < end, separator > start else { return nil }
+        let separator: Int
+        if match("in _", at: start) {
+            separator = start - 1  // `(in _HASH)`: an unnamed private context
+        } else if let found = find(" in _", from: start), found < end, found > start {
+            separator = found
+        } else {
+            return nil
+        }
         let hash = input[(separator + 5) ..< end]
         guard !hash.isEmpty, hash.allSatisfy({ isDigit($0) || ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "F")) })
         else { return nil }
-        return input[start ..< separator]
+        return separator < start ? [] : input[start ..< separator]
     }
 
     /// The index of the next top-level ` in ` (where a context follows) at or after `from`, else `end`.
@@ -177,18 +225,6 @@ private struct Scanner {
             index += 1
         }
         return end
-    }
-
-    private func findTopLevel(_ needle: String, from: Int, end: Int) -> Int? {
-        var depth = 0
-        var index = from
-        while index < end {
-            if depth == 0, match(needle, at: index) { return index }
-            depth += depthChange(at: index)
-            if depth < 0 { return nil }
-            index += 1
-        }
-        return nil
     }
 
     /// Index of the bracket closing the one at `open` (`(`, `[` or `<`), counting all three kinds.
