@@ -190,8 +190,8 @@ struct ProfClientTests {
                 slowest = max(slowest, clock.now - start)
             }
         }
-        #expect(total < .seconds(3))
-        #expect(slowest < .milliseconds(200))
+        #expect(total < .seconds(5))
+        #expect(slowest < .milliseconds(500), "a blocking send would stall here for as long as the daemon does not read")
         #expect(await eventually { client.statistics.spansDropped > 0 })
 
         daemon.setReading(true)
