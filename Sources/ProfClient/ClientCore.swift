@@ -41,6 +41,11 @@ final class ClientCore: Sendable {
     let state: Mutex<SharedState>
     let wakeup = Wakeup()
 
+    /// Buffer slots allocated up front so appends on the hot path do not allocate; capped at 64 Ki entries.
+    static func initialReservation(_ configuration: ProfClient.Configuration) -> Int {
+        min(configuration.bufferCapacity, 1 << 16) + 4
+    }
+
     init(configuration: ProfClient.Configuration) {
         var configuration = configuration
         configuration.bufferCapacity = max(1, configuration.bufferCapacity)
@@ -48,7 +53,7 @@ final class ClientCore: Sendable {
         configuration.reconnectInterval = max(.zero, configuration.reconnectInterval)
         self.configuration = configuration
         var initial = SharedState()
-        initial.items.reserveCapacity(configuration.bufferCapacity + 4)
+        initial.items.reserveCapacity(ClientCore.initialReservation(configuration))
         self.state = Mutex(initial)
     }
 }

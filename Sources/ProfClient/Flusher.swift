@@ -69,7 +69,7 @@ final class Flusher {
         self.core = core
         self.configuration = core.configuration
         self.receiveBuffer = .allocate(byteCount: Self.receiveChunk, alignment: 8)
-        taken.reserveCapacity(configuration.bufferCapacity + 4)
+        taken.reserveCapacity(ClientCore.initialReservation(configuration))
     }
 
     deinit { receiveBuffer.deallocate() }

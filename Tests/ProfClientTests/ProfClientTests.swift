@@ -267,6 +267,32 @@ struct ProfClientTests {
         #expect(snapshot.spanEnds.allSatisfy { $0.threadId != 0 })
     }
 
+    @Test("extreme configuration values are clamped, not trapped on")
+    func extremeConfiguration() async throws {
+        let daemon = try TestDaemon(path: try freshSocketPath())
+        var configuration = testConfiguration(socketPath: daemon.path)
+        configuration.bufferCapacity = .max
+        configuration.flushInterval = .seconds(-1)
+        configuration.reconnectInterval = .seconds(-5)
+        configuration.sendBufferSize = -1
+        let client = ProfClient(configuration: configuration)
+        defer { client.shutdown() }
+        client.start(frequencyHz: -3)
+        #expect(await daemon.waitUntil { $0.connection(0).startsSession(frequencyHz: 1) })
+        let span = client.beginSpan(route: String(repeating: "/x", count: 5000))
+        client.endSpan(span, status: 70_000)
+        #expect(await daemon.waitUntil { $0.spanEnds.count == 1 })
+        #expect(daemon.snapshot.spanEnds.first?.httpStatus == 65_535)
+        #expect(daemon.snapshot.spanBegins.first?.route.utf8.count == ProtocolLimits.route)
+
+        let bad = ProfClient(configuration: testConfiguration(socketPath: "/tmp/" + String(repeating: "p", count: 200)))
+        bad.start(frequencyHz: 1_000_000)
+        bad.endSpan(bad.beginSpan(route: "/"))
+        #expect(await eventually { bad.statistics.lastError?.contains("File name too long") == true })
+        #expect(bad.stop(timeout: .seconds(1)) == nil)
+        bad.shutdown()
+    }
+
     @Test("shutdown stops the flusher thread, is idempotent, and deinit does it too")
     func shutdownStopsThread() async throws {
         func flushers() -> Int { TestProbe.threadNames().filter { $0 == "profd-client" }.count }
