@@ -18,8 +18,10 @@ public struct ReportBuilder {
     /// - Parameter symbolize: maps a raw stack (leaf first) to frames, leaf first. Called once per
     ///   distinct stack that appears in a sample.
     public func build(symbolize: (StackTable.Stack) -> [Frame]) -> (session: ProfileReport, routes: [ProfileReport]) {
-        let endNs = capture.samples.last?.timeNs ?? capture.spans.compactMap(\.endNs).max() ?? 0
-        let index = SpanIndex(spans: capture.spans, openEndNs: max(endNs, capture.spans.map(\.beginNs).max() ?? 0))
+        // Unfinished requests run until the last thing the session saw.
+        let endNs = max(capture.samples.lazy.map(\.timeNs).max() ?? 0,
+                        capture.spans.lazy.map { max($0.beginNs, $0.endNs ?? 0) }.max() ?? 0)
+        let index = SpanIndex(spans: capture.spans, openEndNs: endNs)
 
         // Count samples per (route, stack); most sessions have few routes and few thousand stacks.
         var countsByRoute: [String: [UInt32: Int]] = [:]

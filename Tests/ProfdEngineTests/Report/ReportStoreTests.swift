@@ -56,7 +56,7 @@ struct ReportStoreTests {
     @Test("route file names are safe and distinct", arguments: [
         ("/compute", "%2Fcompute"),
         ("/users/:id", "%2Fusers%2F%3Aid"),
-        ("../../etc/passwd", "%2E.%2F%2E.%2Fetc%2Fpasswd"),
+        ("../../etc/passwd", "%2E.%2F..%2Fetc%2Fpasswd"),
         ("", "%00"),
     ])
     func routeFileNames(route: String, expected: String) {
