@@ -40,6 +40,7 @@ public final class PerfSampler {
     private var pendingEvents: [SamplerEvent] = []
     private var counters = SamplerStatistics()
     private let scratch: UnsafeMutableRawPointer
+    private let pageSize = PerfSys.pageSize
     private var stopped = false
 
     /// Opens and enables events on every thread of `pid`.
@@ -81,7 +82,9 @@ public final class PerfSampler {
         }
         // Threads created while the first events were being opened are covered by neither list nor inheritance.
         if leavingUncovered.isEmpty {
-            for _ in 0..<4 where try rescan() > 0 {}
+            for _ in 0..<4 {
+                if try rescan() == 0 { break }
+            }
         }
         for tid in liveThreads.sorted() {
             if let name = PerfSys.threadName(pid: pid, tid: tid) { pendingEvents.append(.threadName(tid: tid, name: name)) }
@@ -121,7 +124,7 @@ public final class PerfSampler {
         for index in rings.indices {
             guard let ring = rings[index] else { continue }
             let head = profd_perf_ring_head(ring.base)
-            let data = UnsafeRawPointer(ring.base + PerfSys.pageSize)
+            let data = UnsafeRawPointer(ring.base + pageSize)
             let newTail = PerfRecordDecoder.walk(
                 data: data, size: ring.dataSize, tail: ring.tail, head: head, scratch: scratch
             ) { type, misc, record in
@@ -198,7 +201,7 @@ public final class PerfSampler {
         var inherited: Set<Int32> = []
         for ring in rings.compactMap({ $0 }) {
             PerfRecordDecoder.forkedThreads(
-                pid: pid, data: ring.base + PerfSys.pageSize, size: ring.dataSize,
+                pid: pid, data: ring.base + pageSize, size: ring.dataSize,
                 tail: ring.tail, head: profd_perf_ring_head(ring.base), scratch: scratch, into: &inherited)
         }
         candidates.removeAll { inherited.contains($0) }
@@ -213,7 +216,7 @@ public final class PerfSampler {
 
     /// Opens, redirects and enables one event per CPU on `tid`. Returns false when the thread is gone (ESRCH).
     private func openThread(_ tid: Int32) throws(EngineError) -> Bool {
-        let dataSize = configuration.ringDataPages * PerfSys.pageSize
+        let dataSize = configuration.ringDataPages * pageSize
         var opened: [Int32] = []
         opened.reserveCapacity(cpus.count)
         do {
@@ -224,7 +227,7 @@ public final class PerfSampler {
                 if let ring = rings[index] {
                     try PerfSys.setOutput(fd, to: ring.fd)
                 } else {
-                    let length = dataSize + PerfSys.pageSize
+                    let length = dataSize + pageSize
                     let base: UnsafeMutableRawPointer
                     do {
                         base = try PerfSys.mapRing(fd, length: length)
