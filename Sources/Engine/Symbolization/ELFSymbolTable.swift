@@ -98,6 +98,13 @@ public struct ELFSymbolTable: Sendable {
 
     /// The function symbol whose `[address, address + size)` holds `virtualAddress`, by binary search.
     public func symbol(containing virtualAddress: UInt64) -> Symbol? {
+        guard let index = ordinal(containing: virtualAddress) else { return nil }
+        let entry = entries[index]
+        return Symbol(name: name(of: entry), address: entry.start, size: entry.end - entry.start, ordinal: index)
+    }
+
+    /// Index in `entries` of the symbol holding `virtualAddress`, without building its name.
+    func ordinal(containing virtualAddress: UInt64) -> Int? {
         var low = 0
         var high = entries.count
         while low < high {
@@ -107,10 +114,7 @@ public struct ELFSymbolTable: Sendable {
         // Symbols may nest (a large symbol around smaller ones); look back a few for one that contains it.
         var index = low - 1
         while index >= 0, index >= low - 8 {
-            let entry = entries[index]
-            if virtualAddress < entry.end {
-                return Symbol(name: name(of: entry), address: entry.start, size: entry.end - entry.start, ordinal: index)
-            }
+            if virtualAddress < entries[index].end { return index }
             index -= 1
         }
         return nil
@@ -224,9 +228,11 @@ private struct SymbolCollector {
                 if let segment = segments.first(where: {
                     best.start >= $0.virtualAddress && best.start - $0.virtualAddress < $0.memorySize
                 }) {
-                    end = min(end, segment.virtualAddress &+ segment.memorySize)
+                    let (segmentEnd, overflow) = segment.virtualAddress.addingReportingOverflow(segment.memorySize)
+                    end = min(end, overflow ? .max : segmentEnd)
                 }
             }
+            end = max(end, best.start)
             entries.append(.init(start: best.start, end: end, nameOffset: best.nameOffset, stringTable: best.stringTable))
             index = next
         }

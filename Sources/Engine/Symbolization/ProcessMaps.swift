@@ -36,7 +36,7 @@ public struct ProcessMaps: Sendable, Hashable {
         }
 
         /// File offset of `address`, which must lie in `start ..< end`.
-        public func fileOffset(of address: UInt64) -> UInt64 { address - start + fileOffset }
+        public func fileOffset(of address: UInt64) -> UInt64 { (address &- start) &+ fileOffset }
     }
 
     /// Mappings sorted by `start`, never overlapping.

@@ -24,6 +24,19 @@ public enum SwiftNameSimplifier {
 }
 
 private struct Scanner {
+    static let droppedWords: [StaticString] = ["merged ", "specialized ", "static "]
+    static let specializations: [StaticString] = [
+        "generic specialization <", "generic partial specialization <", "function signature specialization <",
+        "generic not re-abstracted specialization <", "generic pre-specialization <",
+    ]
+    /// True for the first bytes of `droppedWords` and `specializations`.
+    static func startsDroppedWord(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "m"), UInt8(ascii: "s"), UInt8(ascii: "g"), UInt8(ascii: "f"): true
+        default: false
+        }
+    }
+
     let input: [UInt8]
     var output: [UInt8] = []
     var position = 0
@@ -41,23 +54,23 @@ private struct Scanner {
         while position < end {
             let byte = input[position]
             let atWordStart = position == 0 || input[position - 1] == UInt8(ascii: " ")
-            if atWordStart, skipWordPrefixes() { continue }
-            if atWordStart, matches("partial apply forwarder for ") {
+            if atWordStart, Self.startsDroppedWord(byte), skipWordPrefixes() { continue }
+            if atWordStart, byte == UInt8(ascii: "p"), matches("partial apply forwarder for ") {
                 emit("partial apply for ")
-                position += "partial apply forwarder for ".utf8.count
+                position += StaticString("partial apply forwarder for ").utf8CodeUnitCount
                 continue
             }
-            if atWordStart, matches("reabstraction thunk") {
+            if atWordStart, byte == UInt8(ascii: "r"), matches("reabstraction thunk") {
                 emit("reabstraction thunk")
                 return true
             }
-            if matches(" in conformance ") {
+            if byte == UInt8(ascii: " "), matches(" in conformance ") {
                 emit(" in conformance ")
-                position += " in conformance ".utf8.count
+                position += StaticString(" in conformance ").utf8CodeUnitCount
                 inConformance = true
                 continue
             }
-            if matches(" : ") {
+            if byte == UInt8(ascii: " "), matches(" : ") {
                 // In `conformance T : P in M` the protocol and module follow; elsewhere an accessor's type.
                 if inConformance { return true }
                 position = skipToContext(from: position, end: end)
@@ -121,16 +134,12 @@ private struct Scanner {
 
     /// Skips `merged `, `specialized `, `static ` and `… specialization <…> of `; true if one was skipped.
     private mutating func skipWordPrefixes() -> Bool {
-        for word in ["merged ", "specialized ", "static "] where matches(word) {
-            position += word.utf8.count
+        for word in Self.droppedWords where matches(word) {
+            position += word.utf8CodeUnitCount
             return true
         }
-        for word in [
-            "generic specialization <", "generic partial specialization <",
-            "function signature specialization <", "generic not re-abstracted specialization <",
-            "generic pre-specialization <",
-        ] where matches(word) {
-            let open = position + word.utf8.count - 1
+        for word in Self.specializations where matches(word) {
+            let open = position + word.utf8CodeUnitCount - 1
             // The demangler can print unbalanced brackets in a specialization's parameters (`Argument Types : [`),
             // so fall back to the first `> of ` when the brackets do not match.
             if let close = matchingClose(from: open, end: input.count), match(" of ", at: close + 1) {
@@ -263,18 +272,17 @@ private struct Scanner {
 
     private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
-    private func matches(_ needle: String) -> Bool { match(needle, at: position) }
+    private func matches(_ needle: StaticString) -> Bool { match(needle, at: position) }
 
-    private func match(_ needle: String, at index: Int) -> Bool {
-        var i = index
-        for byte in needle.utf8 {
-            guard i < input.count, input[i] == byte else { return false }
-            i += 1
-        }
+    private func match(_ needle: StaticString, at index: Int) -> Bool {
+        let count = needle.utf8CodeUnitCount
+        guard index >= 0, count <= input.count - index else { return false }
+        let bytes = needle.utf8Start
+        for offset in 0 ..< count where input[index + offset] != bytes[offset] { return false }
         return true
     }
 
-    private func find(_ needle: String, from: Int) -> Int? {
+    private func find(_ needle: StaticString, from: Int) -> Int? {
         var index = from
         while index < input.count {
             if match(needle, at: index) { return index }
@@ -283,5 +291,7 @@ private struct Scanner {
         return nil
     }
 
-    private mutating func emit(_ text: String) { output.append(contentsOf: text.utf8) }
+    private mutating func emit(_ text: StaticString) {
+        output.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
 }

@@ -111,13 +111,13 @@ public final class Symbolizer {
         let index = image(for: mapping)
         guard let table = tables[index],
               let address = table.virtualAddress(forFileOffset: fileOffset),
-              let symbol = table.symbol(containing: address)
+              let ordinal = table.ordinal(containing: address)
         else {
             return Self.basename(mapping.path) + "+0x" + String(fileOffset, radix: 16)
         }
-        let key = SymbolKey(image: index, ordinal: symbol.ordinal)
+        let key = SymbolKey(image: index, ordinal: ordinal)
         if let name = functionBySymbol[key] { return name }
-        let name = displayName(symbol.name)
+        let name = displayName(table.name(of: table.entries[ordinal]))
         functionBySymbol[key] = name
         return name
     }

@@ -106,6 +106,29 @@ import Testing
         #expect(SwiftNameSimplifier.simplify(full) == expected)
     }
 
+    @Test func mangledInputNeverTrapsAndOnlyDeletesOrAddsLabelSyntax() {
+        var rng = SplitMix64(state: 3)
+        let alphabet = Array("()<>[]:, -#.AaZz_01 in of".utf8)
+        let added = Set("_:()partial apply for reabstraction thunk".utf8)
+        for (full, _) in Self.cases {
+            for _ in 0 ..< 200 {
+                var bytes = Array(full.utf8)
+                for _ in 0 ..< Int.random(in: 1 ... 4, using: &rng) where !bytes.isEmpty {
+                    let index = Int.random(in: 0 ..< bytes.count, using: &rng)
+                    if Bool.random(using: &rng) {
+                        bytes[index] = alphabet.randomElement(using: &rng)!
+                    } else {
+                        bytes.remove(at: index)
+                    }
+                }
+                let input = String(decoding: bytes, as: UTF8.self)
+                let output = SwiftNameSimplifier.simplify(input)
+                let allowed = Set(input.utf8).union(added)
+                #expect(output.utf8.allSatisfy(allowed.contains), "\(input) → \(output)")
+            }
+        }
+    }
+
     @Test func simplifyingTwiceChangesNothing() {
         for (_, expected) in Self.cases {
             #expect(SwiftNameSimplifier.simplify(expected) == expected)

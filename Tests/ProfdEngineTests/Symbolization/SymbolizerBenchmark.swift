@@ -44,6 +44,30 @@ struct SymbolizerBenchmark {
         addresses = Array(addresses.prefix(100_000))
         #expect(addresses.count == 100_000)
 
+        // Component costs over the distinct symbols: raw lookup, demangling, simplifying.
+        let mapped = addresses.compactMap { address -> (ELFSymbolTable, UInt64)? in
+            guard let mapping = maps.mapping(containing: address), let table = symbolizer.symbolTable(for: mapping),
+                  let vaddr = table.virtualAddress(forFileOffset: mapping.fileOffset(of: address))
+            else { return nil }
+            return (table, vaddr)
+        }
+        let lookupStart = ContinuousClock.now
+        var names: Set<String> = []
+        for (table, vaddr) in mapped {
+            if let symbol = table.symbol(containing: vaddr) { names.insert(symbol.name) }
+        }
+        let lookupTime = ContinuousClock.now - lookupStart
+        let demangleStart = ContinuousClock.now
+        let demangled = names.map(Demangler.demangle)
+        let demangleTime = ContinuousClock.now - demangleStart
+        let simplifyStart = ContinuousClock.now
+        let simplifiedLength = demangled.reduce(0) { $0 + SwiftNameSimplifier.simplify($1).utf8.count }
+        let simplifyTime = ContinuousClock.now - simplifyStart
+        print("table lookups (binary search + name copy): \(lookupTime) for \(mapped.count) addresses")
+        print("demangle: \(demangleTime), simplify: \(simplifyTime) for \(names.count) distinct symbols")
+        print("mean length: demangled \(demangled.reduce(0) { $0 + $1.utf8.count } / demangled.count), simplified \(simplifiedLength / demangled.count)")
+        #expect(mapped.count == addresses.count)
+
         for load in symbolizer.loads {
             print("load \(load.path): \(load.symbolCount) symbols in \(load.duration)")
         }
