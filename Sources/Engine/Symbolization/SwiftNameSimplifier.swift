@@ -1,8 +1,8 @@
 /// Shortens a fully demangled Swift name to what a profile reader needs. Pure; never fails.
 ///
 /// Rules, applied anywhere a word starts:
-/// - dropped: `merged `, `specialized `, `static `, `generic [partial ]specialization <…> of `,
-///   `function signature specialization <…> of `, `(extension in M):`, ` with unmangled suffix "…"`;
+/// - dropped: `merged `, `specialized `, `static `, `(extension in M):`, ` with unmangled suffix "…"`, and
+///   `generic [partial |pre-|not re-abstracted ]specialization <…> of `, `function signature specialization <…> of `;
 /// - dropped: generic parameter lists and where clauses (`init<A where …>` → `init`), effects and the return
 ///   type after an argument list, the type after ` : ` (accessors such as `x.getter : Swift.Int`), and the
 ///   signature of a closure or local function (`closure #1 (Swift.Int) -> () in f()` → `closure #1 in f()`);
@@ -13,7 +13,8 @@
 /// - kept as written: module-qualified names, `closure #N in`, `implicit closure #N in`,
 ///   `(N) suspend resume partial function for`, `(N) await resume partial function for`,
 ///   `async function pointer to`, `dispatch thunk of`, operators (`Swift.Int.== infix(_:_:)`).
-/// Names that are not Swift come back unchanged, as does any name whose brackets do not balance.
+/// A name whose brackets do not balance comes back unchanged. Apply it to Swift names only: it would also
+/// rewrite a C++ signature such as `f(int)`.
 public enum SwiftNameSimplifier {
     /// The short form of the demangled Swift name `name`.
     public static func simplify(_ name: String) -> String {

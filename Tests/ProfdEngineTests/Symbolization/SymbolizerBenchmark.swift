@@ -68,8 +68,11 @@ struct SymbolizerBenchmark {
         print("mean length: demangled \(demangled.reduce(0) { $0 + $1.utf8.count } / demangled.count), simplified \(simplifiedLength / demangled.count)")
         #expect(mapped.count == addresses.count)
 
+        // libc: .dynsym plus the build-id debug file's .symtab when installed.
+        let malloc = try #require(dlsym(nil, "malloc"))
+        #expect(symbolizer.symbolize(UInt64(UInt(bitPattern: malloc)), in: maps, isReturnAddress: false).function == "malloc")
         for load in symbolizer.loads {
-            print("load \(load.path): \(load.symbolCount) symbols in \(load.duration)")
+            print("load \(load.path): \(load.symbolCount) symbols in \(load.duration) debug file: \(load.debugFilePath ?? "-")")
         }
         let coldStart = ContinuousClock.now
         let cold = addresses.map { symbolizer.symbolize($0, in: maps, isReturnAddress: false) }
