@@ -9,11 +9,15 @@ import ProfdTestKit
 import Testing
 
 /// Burns CPU in a function the report must name; the test process itself is the profiled client.
+///
+/// The inner loops use only `@_transparent` integer operations: a call into a frameless leaf function
+/// (a debug-build range iterator, the vDSO clock) would hide this frame from frame-pointer unwinding.
 @inline(never)
 func integrationBurnAlpha(until deadline: UInt64) -> UInt64 {
     var x: UInt64 = 1
     while profd_monotonic_ns() < deadline {
-        for _ in 0..<10_000 { x = x &* 6364136223846793005 &+ 1442695040888963407 }
+        var i = 0
+        while i < 200_000 { x = x &* 6364136223846793005 &+ 1442695040888963407; i &+= 1 }
     }
     return x
 }
@@ -22,7 +26,8 @@ func integrationBurnAlpha(until deadline: UInt64) -> UInt64 {
 func integrationBurnBeta(until deadline: UInt64) -> UInt64 {
     var x: UInt64 = 7
     while profd_monotonic_ns() < deadline {
-        for _ in 0..<10_000 { x = (x ^ (x >> 3)) &* 0x9E3779B97F4A7C15 }
+        var i = 0
+        while i < 200_000 { x = (x ^ (x &>> 3)) &* 0x9E3779B97F4A7C15; i &+= 1 }
     }
     return x
 }
