@@ -1,3 +1,4 @@
+import Foundation
 import ProfClient
 import ProfdProtocol
 import ProfdTestKit
@@ -295,24 +296,34 @@ struct ProfClientTests {
 
     @Test("shutdown stops the flusher thread, is idempotent, and deinit does it too")
     func shutdownStopsThread() async throws {
-        func flushers() -> Int { TestProbe.threadNames().filter { $0 == "profd-client" }.count }
-        let baseline = flushers()
+        // Other suites may create clients concurrently, so track thread ids, not a global count.
+        func flushers() -> Set<Int32> {
+            let tids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return Set(tids.compactMap { tid -> Int32? in
+                let name = (try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8)) ?? ""
+                return name.trimmingCharacters(in: .whitespacesAndNewlines) == "profd-client" ? Int32(tid) : nil
+            })
+        }
+        let before = flushers()
         let client = ProfClient(configuration: testConfiguration(socketPath: try freshSocketPath()))
         client.start()
-        #expect(await eventually { flushers() == baseline + 1 })
+        var mine: Set<Int32> = []
+        #expect(await eventually { mine = flushers().subtracting(before); return mine.count == 1 })
         client.shutdown()
         client.shutdown()
-        #expect(flushers() == baseline, "shutdown joins the thread before returning")
+        #expect(flushers().isDisjoint(with: mine), "shutdown joins the thread before returning")
         #expect(!client.beginSpan(route: "/after-shutdown").isRecorded)
         client.start()
         #expect(!client.beginSpan(route: "/after-shutdown").isRecorded, "start() after shutdown does nothing")
 
+        var scopedThreads: Set<Int32> = []
         do {
+            let baseline = flushers()
             let scoped = ProfClient(configuration: testConfiguration(socketPath: try freshSocketPath()))
             scoped.start()
-            #expect(await eventually { flushers() == baseline + 1 })
+            #expect(await eventually { scopedThreads = flushers().subtracting(baseline); return scopedThreads.count == 1 })
         }
-        #expect(flushers() == baseline, "deinit joins the thread")
+        #expect(flushers().isDisjoint(with: scopedThreads), "deinit joins the thread")
     }
 }
 
