@@ -15,12 +15,39 @@ struct Profctl: ParsableCommand {
               profctl list
             """,
         subcommands: [Dump.self, List.self])
+
+    /// Accepts global options before the subcommand (`profctl --state-dir D dump`) as well as after it.
+    static func main() {
+        main(GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
+    }
 }
 
 /// Options every subcommand shares.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "profd's state directory.")
     var stateDir: String = "/var/lib/profd"
+
+    /// Options that take a value and may precede the subcommand.
+    static let valued = ["--state-dir"]
+
+    /// Moves leading global options behind the subcommand name, where argument-parser looks for them.
+    static func movedAfterSubcommand(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var rest = arguments[...]
+        while let first = rest.first {
+            if valued.contains(first), rest.count >= 2 {
+                leading += rest.prefix(2)
+                rest = rest.dropFirst(2)
+            } else if valued.contains(where: { first.hasPrefix($0 + "=") }) {
+                leading.append(first)
+                rest = rest.dropFirst()
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, let subcommand = rest.first else { return arguments }
+        return [subcommand] + leading + rest.dropFirst()
+    }
 }
 
 /// Exit statuses profctl documents.
