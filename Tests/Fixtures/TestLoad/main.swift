@@ -5,9 +5,14 @@
 //   profd-testload late-threads --seconds S --delay-ms D
 //       Sleeps D ms, then starts two threads burning CPU in lateThreadWorkAlpha() / lateThreadWorkBeta().
 //
+// With `--profd-socket PATH` it profiles itself through profd with ProfClient: the session starts before
+// `ready` is printed, `split` records one span per block on route /split, and at the end the session is
+// stopped and `report <directory>` is printed.
+//
 // On startup it prints `ready <pid>` and flushes stdout; at the end it prints `done <checksum>`.
 // To add a mode, add an entry to `modes`.
 import Foundation
+import ProfClient
 
 /// Options after the mode name: `--name value` pairs.
 struct Options {
@@ -48,11 +53,15 @@ func monotonicSeconds() -> Double {
 /// One work unit: a fixed number of xorshift steps. Inlined so each caller's own code is the sampled leaf.
 @inline(__always)
 func spin(_ seed: UInt64) -> UInt64 {
+    // A while loop of transparent integer operations: in debug builds a range loop calls into the
+    // standard library, and a frameless leaf there hides the caller from frame-pointer unwinding.
     var x = seed | 1
-    for _ in 0..<50_000 {
-        x ^= x << 13
-        x ^= x >> 7
-        x ^= x << 17
+    var step = 0
+    while step < 50_000 {
+        x ^= x &<< 13
+        x ^= x &>> 7
+        x ^= x &<< 17
+        step &+= 1
     }
     return x
 }
@@ -85,9 +94,14 @@ func runSplit(_ options: Options) -> UInt64 {
     var checksum: UInt64 = 0x9E37_79B9_7F4A_7C15
     while monotonicSeconds() < deadline {
         let single = Int(checksum >> 61) & 3
-        for place in 0..<4 {
-            checksum = place == single ? burnOneQuarter(checksum) : burnThreeQuarters(checksum)
+        let block = { (seed: UInt64) -> UInt64 in
+            var value = seed
+            for place in 0..<4 {
+                value = place == single ? burnOneQuarter(value) : burnThreeQuarters(value)
+            }
+            return value
         }
+        checksum = profiler.map { $0.withSpan(route: "/split") { block(checksum) } } ?? block(checksum)
     }
     return checksum
 }
@@ -133,6 +147,21 @@ final class Results: @unchecked Sendable {  // guarded by `lock`
     var total: UInt64 { lock.withLock { sum } }
 }
 
+/// Connects to profd and waits (up to 10 s) until the session has started, so every thread the mode
+/// creates is born inside the session.
+func startProfiling(socket: String) -> ProfClient {
+    var configuration = ProfClient.Configuration(service: "profd-testload")
+    configuration.socketPath = socket
+    let client = ProfClient(configuration: configuration)
+    client.start(frequencyHz: 1000)
+    let deadline = monotonicSeconds() + 10
+    while client.statistics.lastSessionId == nil {
+        guard monotonicSeconds() < deadline else { fail("no profiling session from profd at \(socket)") }
+        usleep(5_000)
+    }
+    return client
+}
+
 let modes: [String: (Options) -> UInt64] = [
     "split": runSplit,
     "late-threads": runLateThreads,
@@ -143,6 +172,12 @@ guard arguments.count >= 2, let mode = modes[arguments[1]] else {
     fail("usage: profd-testload <\(modes.keys.sorted().joined(separator: "|"))> [--name value ...]")
 }
 let options = Options(arguments.dropFirst(2))
+let profiler = options.values["profd-socket"].map(startProfiling)
 emit("ready \(getpid())")
 let checksum = mode(options)
+if let profiler {
+    guard let result = profiler.stop(timeout: .seconds(60)) else { fail("profd did not confirm the session's reports") }
+    emit("report \(result.reportDirectory)")
+    profiler.shutdown()
+}
 emit("done \(checksum)")

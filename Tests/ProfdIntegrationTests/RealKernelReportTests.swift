@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ProfdEngine
+import ProfdTestKit
+import Testing
+
+/// The whole path on the real kernel: a child process links ProfClient, profiles itself through a real
+/// profd, and the reports profd writes are checked against work the child is known to have done.
+@Suite("Reports of real processes", .serialized)
+struct RealKernelReportTests {
+    /// Runs `profd-testload` against `daemon` and returns the parsed JSON reports of its session.
+    private func profile(_ daemon: DaemonHarness, _ arguments: [String]) throws -> (session: JSONRenderer.Document, routes: [String: JSONRenderer.Document]) {
+        let child = try ChildProcess(TestExecutables.path(of: "profd-testload"), arguments + ["--profd-socket", daemon.socketPath])
+        try child.waitUntilReady(timeoutMs: 20_000)
+        var directory: String?
+        while let line = try child.readLine(timeoutMs: 60_000) {
+            if line.hasPrefix("report ") { directory = String(line.dropFirst("report ".count)) }
+        }
+        #expect(child.waitForExit().exitCode == 0)
+        let sessionDirectory = try #require(directory, "profd-testload did not print its report directory")
+        let sessionId = String(sessionDirectory.split(separator: "/").last ?? "")
+        let store = ReportStore(stateDirectory: daemon.stateDirectory)
+        let decoder = JSONDecoder()
+        let session = try decoder.decode(JSONRenderer.Document.self, from: Data(store.readFile(session: sessionId, relativePath: "session.json")))
+        var routes: [String: JSONRenderer.Document] = [:]
+        for entry in try store.routes(session: sessionId) {
+            routes[entry.route] = try decoder.decode(JSONRenderer.Document.self, from: Data(store.readFile(session: sessionId, relativePath: entry.files["json"]!)))
+        }
+        return (session, routes)
+    }
+
+    private func samples(of suffix: String, in document: JSONRenderer.Document) -> Int {
+        document.functions.filter { $0.function.hasSuffix(suffix) }.map(\.totalSamples).max() ?? 0
+    }
+
+    @Test("a known 3:1 work split shows as 75/25 within ±5 points")
+    func threeToOneSplit() throws {
+        let daemon = try DaemonHarness()
+        let (session, routes) = try profile(daemon, ["split", "--seconds", "2"])
+        let report = try #require(routes["/split"], "the /split route report exists")
+        let three = samples(of: "burnThreeQuarters(_:)", in: report)
+        let one = samples(of: "burnOneQuarter(_:)", in: report)
+        let share = Double(three) / Double(max(1, three + one))
+        print("3:1 split: burnThreeQuarters \(three), burnOneQuarter \(one) samples → \(String(format: "%.1f", 100 * share))% / \(String(format: "%.1f", 100 * (1 - share)))%")
+        #expect(three + one > 1_000, "2 s of CPU at 1 kHz should give well over 1000 samples")
+        #expect(abs(share - 0.75) <= 0.05)
+        #expect(Double(three + one) >= 0.9 * Double(report.samples.count), "the burn functions hold the route's time")
+        #expect(session.session.service == "profd-testload")
+        #expect(report.requests.count > 10)
+        #expect(daemon.stop().exitCode == 0)
+    }
+
+    @Test("threads started after the session began appear with their own functions")
+    func lateThreads() throws {
+        let daemon = try DaemonHarness()
+        let (session, _) = try profile(daemon, ["late-threads", "--seconds", "1.5", "--delay-ms", "300"])
+        let alpha = samples(of: "lateThreadWorkAlpha(_:)", in: session)
+        let beta = samples(of: "lateThreadWorkBeta(_:)", in: session)
+        print("late threads: lateThreadWorkAlpha \(alpha), lateThreadWorkBeta \(beta) samples")
+        #expect(alpha > 100)
+        #expect(beta > 100)
+        // The two workers were created inside the session: both must be covered, not just one.
+        #expect(Double(min(alpha, beta)) > 0.3 * Double(max(alpha, beta)))
+        #expect(daemon.stop().exitCode == 0)
+    }
+}
