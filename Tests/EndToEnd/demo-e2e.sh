@@ -60,7 +60,7 @@ check "--route /hash as text names hashPayload and not /compute's functions" bas
 check "an unknown route exits 3 with the known routes listed" bash -c \
   "'$profctl' --state-dir '$work/state' dump --route /nope; test \$? -eq 3"
 
-check "the demo cleaned up every process it started" bash -c "! pgrep -f 'profd-demo --port ${DEMO_PORT:-18181}' && ! pgrep -f 'profd --state-dir $work/state'"
+check "the demo cleaned up every process it started" bash -c "! pgrep -f '^[^ ]*/profd-demo --port ${DEMO_PORT:-18181}' && ! pgrep -f '^[^ ]*/profd --state-dir $work/state'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
