@@ -64,13 +64,15 @@ final class Daemon {
         guard let listener else { return }
         var descriptors: [pollfd] = [pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0),
                                      pollfd(fd: wake.readFd, events: Int16(POLLIN), revents: 0)]
-        var owners: [UInt64?] = [nil, nil]
+        enum Owner { case none, connection(UInt64), sampler(ProfilingSession) }
+        var owners: [Owner] = [.none, .none]
         for connection in connections.values {
             descriptors.append(pollfd(fd: connection.fd, events: Int16(POLLIN), revents: 0))
-            owners.append(connection.serial)
-            for fd in connection.session?.pollDescriptors ?? [] {
+            owners.append(.connection(connection.serial))
+            guard let session = connection.session else { continue }
+            for fd in session.pollDescriptors {
                 descriptors.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
-                owners.append(nil)
+                owners.append(.sampler(session))
             }
         }
         let ready = poll(&descriptors, nfds_t(descriptors.count), timeoutMs)
@@ -80,8 +82,15 @@ final class Daemon {
         if descriptors[1].revents != 0 { wake.drain() }
         if descriptors[0].revents & Int16(POLLIN) != 0 { acceptPending(listener) }
         for (index, descriptor) in descriptors.enumerated() where descriptor.revents != 0 {
-            guard let serial = owners[index], let connection = connections[serial] else { continue }
-            service(connection)
+            switch owners[index] {
+            case .connection(let serial):
+                if let connection = connections[serial] { service(connection) }
+            case .sampler(let session):
+                // A ring whose threads all exited reports POLLHUP forever; stop polling it.
+                if descriptor.revents & Int16(POLLHUP | POLLERR) != 0 { session.descriptorHungUp(descriptor.fd) }
+            case .none:
+                break
+            }
         }
         let now = profd_monotonic_ns()
         for connection in connections.values {

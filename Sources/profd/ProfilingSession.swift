@@ -52,7 +52,15 @@ final class ProfilingSession {
         self.lastRescanNs = profd_monotonic_ns()
     }
 
-    var pollDescriptors: [Int32] { sampler?.pollDescriptors ?? [] }
+    /// Ring fds that reported POLLHUP (their thread exited). They stay readable forever, so the loop stops
+    /// polling them and drains them on its timer instead.
+    private var hungUp: Set<Int32> = []
+
+    var pollDescriptors: [Int32] { (sampler?.pollDescriptors ?? []).filter { !hungUp.contains($0) } }
+
+    func descriptorHungUp(_ fd: Int32) {
+        hungUp.insert(fd)
+    }
     var sampleCount: Int { capture.samples.count }
 
     /// Moves every record from the kernel rings into the capture, enforcing the sample limit.

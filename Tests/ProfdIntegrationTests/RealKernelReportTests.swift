@@ -65,4 +65,18 @@ struct RealKernelReportTests {
         #expect(Double(min(alpha, beta)) > 0.3 * Double(max(alpha, beta)))
         #expect(daemon.stop().exitCode == 0)
     }
+
+    @Test("a target whose main thread exits first is still profiled, and profd does not spin")
+    func mainThreadExitsFirst() throws {
+        let daemon = try DaemonHarness()
+        let before = ProcessCPU.threadsCPUNs(pid: daemon.process.pid)
+        let (session, _) = try profile(daemon, ["main-exits-first", "--seconds", "1.5"])
+        let daemonCPU = ProcessCPU.threadsCPUNs(pid: daemon.process.pid) - before
+        let survivor = samples(of: "lateThreadWorkAlpha(_:)", in: session)
+        print("main-exits-first: survivor samples \(survivor), profd CPU \(daemonCPU / 1_000_000) ms")
+        #expect(survivor > 500)
+        // A loop that kept polling the exited thread's ring would burn a whole CPU for the 1.5 s.
+        #expect(daemonCPU < 600_000_000)
+        #expect(daemon.stop().exitCode == 0)
+    }
 }

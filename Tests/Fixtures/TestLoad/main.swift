@@ -4,6 +4,8 @@
 //       Main thread burns CPU in burnThreeQuarters() / burnOneQuarter() with a 3:1 split of equal work units.
 //   profd-testload late-threads --seconds S --delay-ms D
 //       Sleeps D ms, then starts two threads burning CPU in lateThreadWorkAlpha() / lateThreadWorkBeta().
+//   profd-testload main-exits-first --seconds S
+//       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
 //
 // With `--profd-socket PATH` it profiles itself through profd with ProfClient: the session starts before
 // `ready` is printed, `split` records one span per block on route /split, and at the end the session is
@@ -162,7 +164,34 @@ func startProfiling(socket: String) -> ProfClient {
     return client
 }
 
+/// `main-exits-first`: a worker burns CPU in lateThreadWorkAlpha() while the main thread exits with
+/// `pthread_exit`; the worker then finishes the session (if profiling) and exits the process.
+func runMainExitsFirst(_ options: Options) -> UInt64 {
+    let deadline = monotonicSeconds() + options.double("seconds", default: 1.5)
+    let worker = Thread {
+        nameCurrentThread("survivor")
+        usleep(100_000)  // let the main thread exit first
+        var checksum: UInt64 = 3
+        while monotonicSeconds() < deadline { checksum = lateThreadWorkAlpha(checksum) }
+        finish(checksum)
+    }
+    worker.start()
+    pthread_exit(nil)
+}
+
+/// Stops profiling (printing the report directory) and prints `done`; the end of every mode.
+func finish(_ checksum: UInt64) {
+    if let profiler {
+        guard let result = profiler.stop(timeout: .seconds(60)) else { fail("profd did not confirm the session's reports") }
+        emit("report \(result.reportDirectory)")
+        profiler.shutdown()
+    }
+    emit("done \(checksum)")
+    exit(0)
+}
+
 let modes: [String: (Options) -> UInt64] = [
+    "main-exits-first": runMainExitsFirst,
     "split": runSplit,
     "late-threads": runLateThreads,
 ]
@@ -174,10 +203,4 @@ guard arguments.count >= 2, let mode = modes[arguments[1]] else {
 let options = Options(arguments.dropFirst(2))
 let profiler = options.values["profd-socket"].map(startProfiling)
 emit("ready \(getpid())")
-let checksum = mode(options)
-if let profiler {
-    guard let result = profiler.stop(timeout: .seconds(60)) else { fail("profd did not confirm the session's reports") }
-    emit("report \(result.reportDirectory)")
-    profiler.shutdown()
-}
-emit("done \(checksum)")
+finish(mode(options))
