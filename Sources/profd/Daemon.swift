@@ -225,7 +225,10 @@ final class Daemon {
             let connection = connections[outcome.connection]
             switch outcome.result {
             case .success(let directory):
-                logger.info("reports written", metadata: ["profd.session": "\(outcome.sessionId)", "profd.directory": "\(directory)"])
+                logger.info("reports written", metadata: [
+                    "profd.session": "\(outcome.sessionId)", "profd.directory": "\(directory)",
+                    "profd.elapsed_ms": "\(outcome.elapsed.components.seconds * 1000 + outcome.elapsed.components.attoseconds / 1_000_000_000_000_000)",
+                ])
                 connection?.send(.sessionStopped(SessionStopped(sessionId: outcome.sessionId, reportDirectory: directory)))
             case .failure(let error):
                 logger.error("cannot write reports", metadata: ["profd.session": "\(outcome.sessionId)", "profd.error": "\(error)"])

@@ -12,6 +12,8 @@ final class ReportWriter: @unchecked Sendable {
         var connection: UInt64
         var sessionId: String
         var result: Result<String, EngineError>
+        /// Time spent symbolizing, building and writing, for the log and for benchmarks.
+        var elapsed: Duration
     }
 
     private let queue = DispatchQueue(label: "profd.report-writer")
@@ -30,13 +32,15 @@ final class ReportWriter: @unchecked Sendable {
         group.enter()
         queue.async { [self] in
             defer { group.leave() }
+            let clock = ContinuousClock()
+            let started = clock.now
             let result: Result<String, EngineError>
             do throws(EngineError) {
                 result = .success(try write(job))
             } catch {
                 result = .failure(error)
             }
-            completion(Outcome(connection: connection, sessionId: job.metadata.id, result: result))
+            completion(Outcome(connection: connection, sessionId: job.metadata.id, result: result, elapsed: clock.now - started))
         }
     }
 
