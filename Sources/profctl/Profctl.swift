@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `profctl`: read and manage profd's reports.
 @main
@@ -7,7 +10,7 @@ struct Profctl: ParsableCommand {
         commandName: "profctl",
         abstract: "Read profd's per-request profiles.",
         discussion: """
-            Exit codes: 0 ok, 1 error, 2 usage, 3 not found.
+            Exit codes: 0 ok, 1 error, 2 usage (unknown option, format or flag), 3 not found.
 
             Examples:
               profctl dump --format text --route /compute
@@ -17,8 +20,19 @@ struct Profctl: ParsableCommand {
         subcommands: [Dump.self, List.self])
 
     /// Accepts global options before the subcommand (`profctl --state-dir D dump`) as well as after it.
+    /// Usage errors exit with 2, as documented, rather than argument-parser's 64.
     static func main() {
-        main(GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
+        let arguments = GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                fail(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
     }
 }
 
