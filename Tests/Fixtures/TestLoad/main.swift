@@ -53,8 +53,9 @@ func monotonicSeconds() -> Double {
 }
 
 /// One work unit: a fixed number of xorshift steps. Inlined so each caller's own code is the sampled leaf.
+/// Each caller passes its own `salt`, so release builds cannot merge the identical-cost functions into one.
 @inline(__always)
-func spin(_ seed: UInt64) -> UInt64 {
+func spin(_ seed: UInt64, salt: UInt64) -> UInt64 {
     // A while loop of transparent integer operations: in debug builds a range loop calls into the
     // standard library, and a frameless leaf there hides the caller from frame-pointer unwinding.
     var x = seed | 1
@@ -62,7 +63,7 @@ func spin(_ seed: UInt64) -> UInt64 {
     while step < 50_000 {
         x ^= x &<< 13
         x ^= x &>> 7
-        x ^= x &<< 17
+        x ^= (x &<< 17) ^ salt
         step &+= 1
     }
     return x
@@ -70,22 +71,22 @@ func spin(_ seed: UInt64) -> UInt64 {
 
 @inline(never)
 func burnThreeQuarters(_ seed: UInt64) -> UInt64 {
-    spin(seed)
+    spin(seed, salt: 1)
 }
 
 @inline(never)
 func burnOneQuarter(_ seed: UInt64) -> UInt64 {
-    spin(seed)
+    spin(seed, salt: 2)
 }
 
 @inline(never)
 func lateThreadWorkAlpha(_ seed: UInt64) -> UInt64 {
-    spin(seed)
+    spin(seed, salt: 3)
 }
 
 @inline(never)
 func lateThreadWorkBeta(_ seed: UInt64) -> UInt64 {
-    spin(seed)
+    spin(seed, salt: 4)
 }
 
 /// `split`: blocks of 4 equal units, 3 in burnThreeQuarters and 1 in burnOneQuarter, until the time is up.
