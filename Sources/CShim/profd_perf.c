@@ -18,7 +18,10 @@ int profd_perf_open_cpu_clock(int32_t tid, int32_t cpu, uint64_t period_ns, uint
     attr.config = PERF_COUNT_SW_CPU_CLOCK;
     attr.sample_period = period_ns;
     attr.sample_type = PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |
-                       PERF_SAMPLE_CALLCHAIN;
+                       PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_STACK_USER;
+    // The two words at the user stack pointer: where a frameless leaf (or one caught in its prologue or at
+    // `ret`) keeps its return address, which frame-pointer unwinding skips.
+    attr.sample_stack_user = PROFD_PERF_STACK_WORDS * 8;
     attr.disabled = 1;
     attr.inherit = 1;
     attr.exclude_kernel = 0;

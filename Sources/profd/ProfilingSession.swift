@@ -71,7 +71,8 @@ final class ProfilingSession {
             switch event {
             case .sample(let sample):
                 if capture.samples.count < maximumSamples {
-                    capture.add(tid: sample.tid, timeNs: sample.timeNs, addresses: sample.callchain, inKernel: sample.inKernel)
+                    capture.add(tid: sample.tid, timeNs: sample.timeNs, addresses: sample.callchain,
+                                inKernel: sample.inKernel, stackWords: codeWords(sample.stackWords))
                 } else {
                     capture.droppedSamples += 1
                 }
@@ -83,6 +84,12 @@ final class ProfilingSession {
                 break
             }
         }
+    }
+
+    /// Keeps only stack words that point into mapped code: candidates for a skipped return address.
+    private func codeWords(_ words: StackWords) -> StackWords {
+        StackWords(top: maps.mapping(containing: words.top) != nil ? words.top : 0,
+                   second: maps.mapping(containing: words.second) != nil ? words.second : 0)
     }
 
     /// Covers threads the sampler missed and refreshes the memory maps, at most once per rescan interval.

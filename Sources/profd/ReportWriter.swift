@@ -52,7 +52,8 @@ final class ReportWriter: @unchecked Sendable {
     private func write(_ job: ReportJob) throws(EngineError) -> String {
         let builder = ReportBuilder(metadata: job.metadata, capture: job.capture)
         let reports = builder.build { stack in
-            symbolizer.symbolize(callchain: stack.addresses, in: job.maps)
+            symbolizer.symbolize(callchain: symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
+                                 in: job.maps)
         }
         return try store.write(session: reports.session, routes: reports.routes)
     }

@@ -79,4 +79,16 @@ struct RealKernelReportTests {
         #expect(daemonCPU < 600_000_000)
         #expect(daemon.stop().exitCode == 0)
     }
+
+    @Test("the caller of a frameless leaf (a libc syscall wrapper) is not lost")
+    func framelessLeafCaller() throws {
+        let daemon = try DaemonHarness()
+        let (session, _) = try profile(daemon, ["syscall-leaf", "--seconds", "1.5"])
+        let caller = samples(of: "syscallHeavyCaller(until:)", in: session)
+        let kernel = samples(of: "[kernel]", in: session)
+        print("syscall-leaf: syscallHeavyCaller \(caller) of \(session.samples.count) samples, \(kernel) in the kernel")
+        #expect(kernel > session.samples.count / 2, "the workload lives in the getppid syscall")
+        #expect(Double(caller) >= 0.9 * Double(session.samples.count))
+        #expect(daemon.stop().exitCode == 0)
+    }
 }

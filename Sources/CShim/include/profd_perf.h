@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// Words of user stack captured per sample (from the stack pointer up).
+#define PROFD_PERF_STACK_WORDS 2
+
 /// Opens a sampling `cpu-clock` event on thread `tid`, CPU `cpu`. Wraps `perf_event_open(2)`.
 /// The event starts disabled, inherits into threads `tid` creates, stamps samples with CLOCK_MONOTONIC and
 /// records IP, TID, TIME, CPU and the user callchain; it also emits FORK/EXIT/COMM records.

@@ -54,8 +54,9 @@ public struct Capture: Sendable {
     public init() {}
 
     /// Records one sample, interning its stack.
-    public mutating func add(tid: Int32, timeNs: UInt64, addresses: [UInt64], inKernel: Bool) {
-        let id = stacks.intern(.init(addresses: addresses, inKernel: inKernel))
+    public mutating func add(tid: Int32, timeNs: UInt64, addresses: [UInt64], inKernel: Bool,
+                             stackWords: StackWords = StackWords()) {
+        let id = stacks.intern(.init(addresses: addresses, inKernel: inKernel, stackWords: stackWords))
         samples.append(CapturedSample(tid: tid, stack: id, timeNs: timeNs))
     }
 }

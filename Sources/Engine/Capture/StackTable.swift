@@ -3,15 +3,18 @@
 /// A session at 1 kHz on a busy server sees millions of samples but only thousands of distinct stacks,
 /// so samples keep a 32-bit stack id instead of their own address array.
 public struct StackTable: Sendable {
-    /// A distinct raw stack: user addresses leaf first (index 0 is the sampled IP), and whether the
-    /// sample fired while the thread was in the kernel.
+    /// A distinct raw stack: user addresses leaf first (index 0 is the sampled IP), whether the sample
+    /// fired while the thread was in the kernel, and the top stack words that may hold the leaf's return
+    /// address (kept only when they point into code, so ordinary data does not multiply stacks).
     public struct Stack: Hashable, Sendable {
         public var addresses: [UInt64]
         public var inKernel: Bool
+        public var stackWords: StackWords
 
-        public init(addresses: [UInt64], inKernel: Bool) {
+        public init(addresses: [UInt64], inKernel: Bool, stackWords: StackWords = StackWords()) {
             self.addresses = addresses
             self.inKernel = inKernel
+            self.stackWords = stackWords
         }
     }
 

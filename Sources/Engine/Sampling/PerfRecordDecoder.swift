@@ -1,6 +1,6 @@
 /// Walks and decodes the records of one perf ring's data area.
 ///
-/// Layouts follow `sample_type = IP | TID | TIME | CPU | CALLCHAIN` with `sample_id_all = 1`, as opened by
+/// Layouts follow `sample_type = IP | TID | TIME | CPU | CALLCHAIN | STACK_USER` with `sample_id_all = 1`, as opened by
 /// `profd_perf_open_cpu_clock`.
 enum PerfRecordDecoder {
     enum RecordType {
@@ -85,9 +85,20 @@ enum PerfRecordDecoder {
             }
             let inKernel = misc & cpuModeMask == cpuModeKernel
             if callchain.isEmpty && !inKernel { callchain.append(ip) }
+            // Then the user stack dump: size, data[size], dyn_size (the bytes actually copied).
+            var words = StackWords()
+            let stackAt = 48 + Int(nr) * 8
+            if count >= stackAt + 8 {
+                let size = u64(stackAt)
+                if size >= 16, size <= UInt64(count - stackAt - 16) {
+                    let copied = u64(stackAt + 8 + Int(size))
+                    if copied >= 8 { words.top = u64(stackAt + 8) }
+                    if copied >= 16 { words.second = u64(stackAt + 16) }
+                }
+            }
             return .sample(RawSample(
                 pid: Int32(bitPattern: u32(16)), tid: Int32(bitPattern: u32(20)), timeNs: u64(24),
-                cpu: u32(32), inKernel: inKernel, callchain: callchain))
+                cpu: u32(32), inKernel: inKernel, callchain: callchain, stackWords: words))
         case RecordType.fork, RecordType.exit:
             // header, pid, ppid, tid, ptid, time
             guard count >= 32 else { return .malformed }

@@ -29,14 +29,20 @@ public struct RawSample: Sendable, Equatable {
     /// User IPs, leaf first: index 0 is the sampled (or kernel-entry) IP, the rest are return addresses.
     /// Context markers are stripped.
     public var callchain: [UInt64]
+    /// The two words at the user stack pointer (0 when the kernel could not read them). When the leaf
+    /// function has no frame of its own yet (or any more), its return address is here and not in
+    /// `callchain`; `Symbolizer.repairedCallchain` puts it back.
+    public var stackWords: StackWords
 
-    public init(pid: Int32, tid: Int32, timeNs: UInt64, cpu: UInt32, inKernel: Bool, callchain: [UInt64]) {
+    public init(pid: Int32, tid: Int32, timeNs: UInt64, cpu: UInt32, inKernel: Bool, callchain: [UInt64],
+                stackWords: StackWords = StackWords()) {
         self.pid = pid
         self.tid = tid
         self.timeNs = timeNs
         self.cpu = cpu
         self.inKernel = inKernel
         self.callchain = callchain
+        self.stackWords = stackWords
     }
 }
 
@@ -82,4 +88,18 @@ extension EngineError.Code {
     public static let perfRingSetupFailed = Self("perf_ring_setup_failed")
     /// The `SamplerConfiguration` is out of range.
     public static let perfInvalidConfiguration = Self("perf_invalid_configuration")
+}
+
+/// The top two words of a thread's user stack at a sample: `[sp]` and `[sp + 8]`.
+public struct StackWords: Sendable, Hashable {
+    public var top: UInt64
+    public var second: UInt64
+
+    public init(top: UInt64 = 0, second: UInt64 = 0) {
+        self.top = top
+        self.second = second
+    }
+
+    /// The word at `slot` (0 or 1).
+    public subscript(slot: Int) -> UInt64 { slot == 0 ? top : second }
 }

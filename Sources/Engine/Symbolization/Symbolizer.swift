@@ -36,7 +36,7 @@ public final class Symbolizer {
         var inode: UInt64
     }
 
-    private struct AddressKey: Hashable {
+    struct AddressKey: Hashable {
         var device: UInt64
         var inode: UInt64
         var fileOffset: UInt64
@@ -59,6 +59,41 @@ public final class Symbolizer {
     private var tables: [ELFSymbolTable?] = []
     private var functionByAddress: [AddressKey: String] = [:]
     private var functionBySymbol: [SymbolKey: String] = [:]
+    /// Leaf-frame repair caches (see LeafFrameRepair.swift), by file identity and offset.
+    var leafSlots: [AddressKey: (Int, UInt64)?] = [:]
+    var returnAddressChecks: [ReturnAddressKey: Bool] = [:]
+
+    struct ReturnAddressKey: Hashable {
+        var returnAddress: AddressKey
+        /// Runtime address of the called function (runtime addresses differ per process, like the key).
+        var function: UInt64
+    }
+    private var codeSources: [ImageKey: ELFFileSource?] = [:]
+
+    /// The file identity and offset of `address`, the key of every per-address cache.
+    func addressKey(_ address: UInt64, in maps: ProcessMaps) -> AddressKey? {
+        guard let mapping = maps.mapping(containing: address), mapping.inode != 0 else { return nil }
+        return AddressKey(device: UInt64(mapping.deviceMajor) << 32 | UInt64(mapping.deviceMinor), inode: mapping.inode,
+                          fileOffset: mapping.fileOffset(of: address))
+    }
+
+    /// `count` bytes of code at `address`, read from the mapped file; nil if they cannot be read.
+    @available(*, noasync, message: "reads binaries; call from a thread, not the cooperative pool")
+    func codeBytes(at address: UInt64, count: Int, in maps: ProcessMaps) -> [UInt8]? {
+        guard let mapping = maps.mapping(containing: address), !mapping.isDeleted,
+              address + UInt64(count) <= mapping.end else { return nil }
+        let key = ImageKey(path: mapping.path, device: UInt64(mapping.deviceMajor) << 32 | UInt64(mapping.deviceMinor),
+                           inode: mapping.inode)
+        let source: ELFFileSource?
+        if let cached = codeSources[key] {
+            source = cached
+        } else {
+            let opened = try? ELFFileSource(path: mapping.path)
+            source = opened.flatMap { mapping.inode == 0 || $0.inode == mapping.inode ? $0 : nil }
+            codeSources[key] = .some(source)
+        }
+        return try? source?.read(offset: mapping.fileOffset(of: address), count: UInt64(count), what: "code")
+    }
 
     /// Creates a symbolizer with empty caches.
     public init(

@@ -4,6 +4,8 @@
 //       Main thread burns CPU in burnThreeQuarters() / burnOneQuarter() with a 3:1 split of equal work units.
 //   profd-testload late-threads --seconds S --delay-ms D
 //       Sleeps D ms, then starts two threads burning CPU in lateThreadWorkAlpha() / lateThreadWorkBeta().
+//   profd-testload syscall-leaf --seconds S
+//       Calls getppid() in a loop from syscallHeavyCaller(): a frameless libc leaf under a Swift caller.
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
 //
@@ -191,8 +193,29 @@ func finish(_ checksum: UInt64) {
     exit(0)
 }
 
+/// Calls `getppid()` in a loop: libc's wrapper has no frame (`mov; syscall; ret`), so frame-pointer
+/// unwinding alone skips this caller in every sample taken inside the syscall.
+@inline(never)
+func syscallHeavyCaller(until deadline: Double) -> UInt64 {
+    var total: UInt64 = 0
+    while monotonicSeconds() < deadline {
+        var calls = 0
+        while calls < 1000 {
+            total &+= UInt64(getppid())
+            calls &+= 1
+        }
+    }
+    return total
+}
+
+/// `syscall-leaf`: syscallHeavyCaller() until the time is up.
+func runSyscallLeaf(_ options: Options) -> UInt64 {
+    syscallHeavyCaller(until: monotonicSeconds() + options.double("seconds", default: 1.5))
+}
+
 let modes: [String: (Options) -> UInt64] = [
     "main-exits-first": runMainExitsFirst,
+    "syscall-leaf": runSyscallLeaf,
     "split": runSplit,
     "late-threads": runLateThreads,
 ]
