@@ -2,7 +2,7 @@
 SWIFT ?= swift
 STATE_DIR ?= ./.profd
 DEMO_PACKAGE := Examples/profd-demo
-APT_PACKAGES := libsystemd-dev curl python3
+APT_PACKAGES := libsystemd-dev curl python3 python3-jsonschema
 
 .PHONY: demo test deps build release demo-build unit-test e2e-test clean
 

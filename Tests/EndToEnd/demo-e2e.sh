@@ -57,6 +57,20 @@ assert not any(\"randomNumber\" in n or n.endswith(\"compute(iterations:)\") for
 check "--route /hash as text names hashPayload and not /compute's functions" bash -c \
   "out=\$('$profctl' --state-dir '$work/state' dump --format text --route /hash) && grep -q 'hashPayload' <<<\"\$out\" && ! grep -q 'randomNumber' <<<\"\$out\""
 
+python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema >/dev/null 2>&1
+check "every JSON report profd wrote validates against docs/report-schema.json" python3 - "$here/docs/report-schema.json" "$work/state/sessions" <<'PY'
+import glob, json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+files = glob.glob(sys.argv[2] + "/*/session.json") + glob.glob(sys.argv[2] + "/*/routes/*.json")
+assert len(files) >= 3, files
+for path in files:
+    errors = sorted(validator.iter_errors(json.load(open(path))), key=str)
+    assert not errors, f"{path}: {errors[0].message} at {list(errors[0].path)}"
+print(f"{len(files)} reports valid")
+PY
+
 check "an unknown route exits 3 with the known routes listed" bash -c \
   "'$profctl' --state-dir '$work/state' dump --route /nope; test \$? -eq 3"
 
