@@ -24,6 +24,8 @@ final class ClientConnection {
     var state: State = .connected
     private(set) var decoder: FrameDecoder
     private(set) var closed = false
+    /// Reused for every read, so a chatty client costs no allocation per wake-up.
+    private var readBuffer = [UInt8](repeating: 0, count: 65_536)
 
     init(serial: UInt64, fd: Int32, peer: PeerIdentity, maximumMessageBytes: Int) {
         self.serial = serial
@@ -47,10 +49,9 @@ final class ClientConnection {
     /// Reads what the socket has (bounded per call) and decodes every complete message.
     func read() -> ReadResult {
         var decoded: [ProfdMessage] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
         // Four reads per wake-up at most, so one chatty client cannot starve the others.
         for _ in 0..<4 {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
+            let count = readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
             if count == 0 {
                 do throws(ProtocolError) {
                     try drainDecoder(into: &decoded)
@@ -65,13 +66,13 @@ final class ClientConnection {
                 if errno == EAGAIN || errno == EWOULDBLOCK { break }
                 return .endOfStream(nil)
             }
-            decoder.append(buffer[0..<count])
+            decoder.append(readBuffer[0..<count])
             do throws(ProtocolError) {
                 try drainDecoder(into: &decoded)
             } catch {
                 return .protocolError(error, decoded: decoded)
             }
-            if count < buffer.count { break }
+            if count < readBuffer.count { break }
         }
         return .messages(decoded)
     }

@@ -18,13 +18,12 @@ final class ReportWriter: @unchecked Sendable {
 
     private let queue = DispatchQueue(label: "profd.report-writer")
     private let store: ReportStore
-    private let logger: Logger
-    private let symbolizer = Symbolizer()
+    private let symbolizer: Symbolizer
     private let group = DispatchGroup()
 
     init(store: ReportStore, logger: Logger) {
         self.store = store
-        self.logger = logger
+        self.symbolizer = Symbolizer(logger: logger)
     }
 
     /// Writes `job`'s reports in the background and calls `completion` (on the writer's queue) when done.
