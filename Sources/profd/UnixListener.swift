@@ -19,13 +19,18 @@ struct UnixListener {
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw DaemonError("socket()", errno: errno) }
-        var address = try socketAddress(path)
+        // Bind and listen under a temporary name, then rename into place: the socket file appears only
+        // once it accepts connections, so a client that sees it never gets ECONNREFUSED.
+        let staging = "\(path).\(getpid()).tmp"
+        unlink(staging)
+        var address = try socketAddress(staging)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard bound == 0 else { let e = errno; _ = Glibc.close(fd); throw DaemonError("bind \(path)", errno: e) }
-        chmod(path, mode_t(mode))
-        guard listen(fd, 128) == 0 else { let e = errno; _ = Glibc.close(fd); throw DaemonError("listen \(path)", errno: e) }
+        guard bound == 0 else { let e = errno; _ = Glibc.close(fd); throw DaemonError("bind \(staging)", errno: e) }
+        chmod(staging, mode_t(mode))
+        guard listen(fd, 128) == 0 else { let e = errno; _ = Glibc.close(fd); unlink(staging); throw DaemonError("listen \(path)", errno: e) }
+        guard rename(staging, path) == 0 else { let e = errno; _ = Glibc.close(fd); unlink(staging); throw DaemonError("rename \(staging) to \(path)", errno: e) }
         return UnixListener(fd: fd, path: path)
     }
 

@@ -1,7 +1,7 @@
 // profd-testload: a real process for the real-kernel tests to profile.
 //
 //   profd-testload split --seconds S
-//       Main thread burns CPU in burnThreeQuarters() / burnOneQuarter() with a 3:1 split of equal work units.
+//       Main thread burns S s of CPU in burnThreeQuarters() / burnOneQuarter() with a 3:1 split of equal work units.
 //   profd-testload late-threads --seconds S --delay-ms D
 //       Sleeps D ms, then starts two threads burning CPU in lateThreadWorkAlpha() / lateThreadWorkBeta().
 //   profd-testload syscall-leaf --seconds S
@@ -54,6 +54,14 @@ func monotonicSeconds() -> Double {
     return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }
 
+/// CPU time of the calling thread: modes that promise an amount of work run for CPU time, not wall time,
+/// so a busy machine (tests run in parallel) changes how long they take, not what they measure.
+func threadCPUSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
+
 /// One work unit: a fixed number of xorshift steps. Inlined so each caller's own code is the sampled leaf.
 /// Each caller passes its own `salt`, so release builds cannot merge the identical-cost functions into one.
 @inline(__always)
@@ -95,9 +103,9 @@ func lateThreadWorkBeta(_ seed: UInt64) -> UInt64 {
 /// The single unit's place in each block is pseudo-random, so periodic sampling cannot lock onto the pattern
 /// (a fixed 3-then-1 order aliases with the 1 ms sample period and skews the split when CPUs are contended).
 func runSplit(_ options: Options) -> UInt64 {
-    let deadline = monotonicSeconds() + options.double("seconds", default: 2)
+    let deadline = threadCPUSeconds() + options.double("seconds", default: 2)
     var checksum: UInt64 = 0x9E37_79B9_7F4A_7C15
-    while monotonicSeconds() < deadline {
+    while threadCPUSeconds() < deadline {
         let single = Int(checksum >> 61) & 3
         let block = { (seed: UInt64) -> UInt64 in
             var value = seed
@@ -170,12 +178,13 @@ func startProfiling(socket: String) -> ProfClient {
 /// `main-exits-first`: a worker burns CPU in lateThreadWorkAlpha() while the main thread exits with
 /// `pthread_exit`; the worker then finishes the session (if profiling) and exits the process.
 func runMainExitsFirst(_ options: Options) -> UInt64 {
-    let deadline = monotonicSeconds() + options.double("seconds", default: 1.5)
+    let seconds = options.double("seconds", default: 1.5)
     let worker = Thread {
         nameCurrentThread("survivor")
         usleep(100_000)  // let the main thread exit first
+        let deadline = threadCPUSeconds() + seconds
         var checksum: UInt64 = 3
-        while monotonicSeconds() < deadline { checksum = lateThreadWorkAlpha(checksum) }
+        while threadCPUSeconds() < deadline { checksum = lateThreadWorkAlpha(checksum) }
         finish(checksum)
     }
     worker.start()
