@@ -156,6 +156,10 @@ final class Daemon {
         case (.spanBegin, .introduced), (.spanEnd, .introduced), (.spanBegin, .stopping), (.spanEnd, .stopping):
             // Spans racing a stop or a failed start are harmless; the client counts them as sent.
             break
+        case (.startSession, .stopping(_, let previous)):
+            // Not fatal: the client may simply be quick. It can start again once `sessionStopped` arrives.
+            connection.send(.error(ErrorReply(code: .protocolViolation,
+                                              message: "session \(previous) is still being written; start again after sessionStopped")))
         case (.stopSession, .profiling(let service, let session)):
             connection.state = .stopping(service: service, sessionId: session.id)
             submit(session, of: connection, reason: "stopped")

@@ -170,4 +170,32 @@ struct DaemonProtocolTests {
         #expect(daemon.isRunning)
         #expect(daemon.stop().exitCode == 0)
     }
+
+    @Test("a start that races the previous session's report writing gets an error, not a closed connection")
+    func startWhileStopping() throws {
+        let daemon = try DaemonHarness()
+        let client = try RawConnection(path: daemon.socketPath)
+        client.send(.hello(Hello(service: "quick")))
+        _ = try client.receive()
+        client.send(.startSession(StartSession()))
+        guard case .message(.sessionStarted(let first)) = try client.receive() else {
+            Issue.record("session did not start")
+            return
+        }
+        // Stop and start in one write: the start is read while the first session is still being written.
+        client.send(ProfdMessage.stopSession.encoded + ProfdMessage.startSession(StartSession()).encoded)
+        guard case .message(.error(let error)) = try client.receive() else {
+            Issue.record("expected an error for the early start")
+            return
+        }
+        #expect(error.code == .protocolViolation)
+        #expect(try client.receive() == .message(.sessionStopped(SessionStopped(sessionId: first.sessionId, reportDirectory: daemon.stateDirectory + "/sessions/" + first.sessionId))))
+        client.send(.startSession(StartSession()))
+        guard case .message(.sessionStarted(let second)) = try client.receive() else {
+            Issue.record("the connection should still serve a new session")
+            return
+        }
+        #expect(second.sessionId != first.sessionId)
+        #expect(daemon.stop().exitCode == 0)
+    }
 }
