@@ -10,12 +10,15 @@ final class DaemonHarness {
     let stateDirectory: String
     let socketPath: String
     let process: ChildProcess
+    private let ownsDirectories: Bool
 
-    init() throws {
+    /// Starts profd; given an earlier harness's directories, a new daemon takes over its socket and state.
+    init(reusing previous: DaemonHarness? = nil) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("profd-it-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        stateDirectory = root + "/state"
-        socketPath = root + "/profd.sock"
+        stateDirectory = previous?.stateDirectory ?? root + "/state"
+        socketPath = previous?.socketPath ?? root + "/profd.sock"
+        ownsDirectories = previous == nil
         process = try ChildProcess(TestExecutables.path(of: "profd"),
                                    ["--state-dir", stateDirectory, "--socket", socketPath, "--log-level", "debug"])
         let deadline = Date().addingTimeInterval(10)
@@ -37,7 +40,9 @@ final class DaemonHarness {
 
     deinit {
         process.signal(SIGKILL)
-        try? FileManager.default.removeItem(atPath: (stateDirectory as NSString).deletingLastPathComponent)
+        if ownsDirectories {
+            try? FileManager.default.removeItem(atPath: (stateDirectory as NSString).deletingLastPathComponent)
+        }
     }
 }
 

@@ -91,4 +91,40 @@ struct RealKernelReportTests {
         #expect(Double(caller) >= 0.9 * Double(session.samples.count))
         #expect(daemon.stop().exitCode == 0)
     }
+
+    @Test("a client keeps serving through a profd restart and profiles into the new daemon")
+    func daemonRestart() throws {
+        let first = try DaemonHarness()
+        let child = try ChildProcess(TestExecutables.path(of: "profd-testload"),
+                                     ["requests", "--seconds", "4", "--profd-socket", first.socketPath])
+        try child.waitUntilReady(timeoutMs: 20_000)
+        usleep(1_000_000)
+        #expect(first.stop().exitCode == 0, "SIGTERM writes the open session's reports and exits")
+        let store = ReportStore(stateDirectory: first.stateDirectory)
+        let interrupted = try #require(store.sessionIds().last)
+        usleep(300_000)
+        let second = try DaemonHarness(reusing: first)
+        var report: String?
+        var counters: String?
+        while let line = try child.readLine(timeoutMs: 60_000) {
+            if line.hasPrefix("report ") { report = line }
+            if line.hasPrefix("client ") { counters = line }
+        }
+        #expect(child.waitForExit().exitCode == 0)
+        print("restart: \(counters ?? "no counters"), \(report ?? "no report")")
+        let ids = store.sessionIds()
+        #expect(ids.count == 2, "one session per daemon: \(ids)")
+        let resumed = try #require(ids.last)
+        #expect(resumed != interrupted)
+        #expect(report == "report " + store.sessionDirectory(resumed))
+        #expect(counters?.contains("reconnects=0") == false, "the client reconnected")
+        let decoder = JSONDecoder()
+        let before = try decoder.decode(JSONRenderer.Document.self, from: Data(store.readFile(session: interrupted, relativePath: "session.json")))
+        let after = try decoder.decode(JSONRenderer.Document.self, from: Data(store.readFile(session: resumed, relativePath: "session.json")))
+        #expect(before.session.endReason == "daemon-shutdown")
+        #expect(after.session.endReason == "stopped")
+        #expect(before.requests.count > 10)
+        #expect(after.requests.count > 10, "the new daemon received the client's spans")
+        #expect(second.stop().exitCode == 0)
+    }
 }

@@ -6,6 +6,8 @@
 //       Sleeps D ms, then starts two threads burning CPU in lateThreadWorkAlpha() / lateThreadWorkBeta().
 //   profd-testload syscall-leaf --seconds S
 //       Calls getppid() in a loop from syscallHeavyCaller(): a frameless libc leaf under a Swift caller.
+//   profd-testload requests --seconds S
+//       Short /work requests for S seconds of wall time; prints ProfClient's reconnect and drop counts.
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
 //
@@ -222,8 +224,23 @@ func runSyscallLeaf(_ options: Options) -> UInt64 {
     syscallHeavyCaller(until: monotonicSeconds() + options.double("seconds", default: 1.5))
 }
 
+/// `requests`: a stream of short /work requests (one work unit each) for S seconds of wall time, then
+/// `client reconnects=N dropped=M` with ProfClient's counters.
+func runRequests(_ options: Options) -> UInt64 {
+    let deadline = monotonicSeconds() + options.double("seconds", default: 3)
+    var checksum: UInt64 = 11
+    while monotonicSeconds() < deadline {
+        checksum = profiler.map { $0.withSpan(route: "/work") { burnThreeQuarters(checksum) } } ?? burnThreeQuarters(checksum)
+    }
+    if let statistics = profiler?.statistics {
+        emit("client reconnects=\(statistics.reconnects) dropped=\(statistics.spansDropped)")
+    }
+    return checksum
+}
+
 let modes: [String: (Options) -> UInt64] = [
     "main-exits-first": runMainExitsFirst,
+    "requests": runRequests,
     "syscall-leaf": runSyscallLeaf,
     "split": runSplit,
     "late-threads": runLateThreads,
