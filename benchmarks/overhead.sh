@@ -9,6 +9,7 @@ demo=$here/Examples/profd-demo/.build/release/profd-demo
 work=$(mktemp -d /tmp/profd-overhead.XXXXXX)
 port=${PORT:-18383}
 duration=${DURATION:-10s}
+sampling_ticks=0
 pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
@@ -23,7 +24,10 @@ run() { # run LABEL [perf]
     sleep 0.5
   fi
   printf '%-28s' "$1"
+  local ticks_before=0
+  [ ${#pids[@]} -gt 0 ] && ticks_before=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
   wrk -t1 -c2 -d"$duration" "http://127.0.0.1:$port/compute" | awk '/Requests\/sec/ {print $2 " req/s"}'
+  [ ${#pids[@]} -gt 0 ] && sampling_ticks=$(( $(awk '{print $14 + $15}' "/proc/${pids[0]}/stat") - ticks_before ))
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   kill -TERM "$demo_pid"; wait "$demo_pid" 2>/dev/null || true
 }
@@ -36,6 +40,6 @@ for _ in $(seq 100); do [ -S "$work/profd.sock" ] && break; sleep 0.1; done
 run "with profd at 1000 Hz:"
 grep -o 'profd.elapsed_ms=[0-9]*' "$work/profd.log" | sed 's/^/report writing: /'
 samples=$(grep -o 'profd.samples=[0-9]*' "$work/profd.log" | tail -1 | cut -d= -f2)
-ticks=$(awk '{print $14 + $15}' "/proc/${pids[0]}/stat")
 hz=$(getconf CLK_TCK)
-awk -v t="$ticks" -v hz="$hz" -v s="$samples" 'BEGIN { printf "profd CPU: %.2f s for %d samples (%.1f us per sample, decode + attribution + symbolization + reports)\n", t/hz, s, 1e6*t/hz/s }'
+awk -v t="$sampling_ticks" -v hz="$hz" -v d="${duration%s}" -v s="$samples" 'BEGIN {
+  printf "profd CPU while sampling: %.2f s in %d s (%.1f%% of a CPU), %d samples in the session\n", t/hz, d, 100*t/hz/d, s }'
