@@ -14,6 +14,8 @@ typealias StopRequest = OneShot<StopOutcome>
 enum QueuedItem: Sendable {
     case begin(SpanBegin)
     case end(SpanEnd)
+    /// One job of a span's task, run by a `ProfClient.TaskExecutorPool` thread.
+    case slice(RunSlice)
     case start(frequencyHz: UInt32)
     case stop(StopRequest)
 }

@@ -15,6 +15,8 @@ final class Flusher {
         case control
         case spanBegin
         case spanEnd
+        /// A `runSlices` batch; dropping it loses attribution marks, not spans.
+        case slices
     }
 
     /// A request sent to the daemon that gets exactly one reply, in order.
@@ -55,6 +57,8 @@ final class Flusher {
     /// The unsent rest of a frame that was partly written: it goes out before any other byte.
     private var tail: [UInt8] = []
     private var tailKind = FrameKind.control
+    /// Run slices taken from the buffer, sent in batches.
+    private var pendingSlices: [RunSlice] = []
     /// Control frames that did not fit into the socket; sent (after `tail`) before anything new.
     private var heldControl: [[UInt8]] = []
     /// This tick's outgoing bytes and, for each frame in them, its end offset and kind.
@@ -117,6 +121,7 @@ final class Flusher {
         for frame in heldControl { append(frame, kind: .control) }
         heldControl.removeAll()
         for item in taken { process(item) }
+        flushSlices()
         taken.removeAll(keepingCapacity: true)
         write()
         publishStatistics()
@@ -131,7 +136,11 @@ final class Flusher {
         case .begin(let begin):
             queueSpan(.spanBegin(begin), kind: .spanBegin)
         case .end(let end):
+            flushSlices()
             queueSpan(.spanEnd(end), kind: .spanEnd)
+        case .slice(let slice):
+            pendingSlices.append(slice)
+            if pendingSlices.count == RunSlices.maximumCount { flushSlices() }
         case .stop(let request):
             sessionFrequency = nil
             if socket != nil, wireSessionActive {
@@ -194,6 +203,13 @@ final class Flusher {
         frames.append((out.count, .control))
     }
 
+    /// Sends the slices gathered so far as one `runSlices` message, before any later span message.
+    private func flushSlices() {
+        guard !pendingSlices.isEmpty else { return }
+        queueSpan(.runSlices(RunSlices(slices: pendingSlices)), kind: .slices)
+        pendingSlices.removeAll(keepingCapacity: true)
+    }
+
     private func queueSpan(_ message: ProfdMessage, kind: FrameKind) {
         guard socket != nil, wireSessionActive else { return drop(kind) }
         message.encode(into: &out)
@@ -210,6 +226,7 @@ final class Flusher {
         case .control: break
         case .spanBegin: delta.messagesDropped += 1
         case .spanEnd: delta.messagesDropped += 1; delta.spansDropped += 1
+        case .slices: delta.messagesDropped += 1
         }
     }
 

@@ -15,6 +15,8 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let spanBegin = MessageType(rawValue: 0x03)
     /// Client → daemon: a request span ended.
     public static let spanEnd = MessageType(rawValue: 0x04)
+    /// Client → daemon: when a span's async work ran on which thread; see `RunSlices`.
+    public static let runSlices = MessageType(rawValue: 0x06)
     /// Client → daemon: stop sampling and write the report.
     public static let stopSession = MessageType(rawValue: 0x05)
     /// Daemon → client: handshake reply.
@@ -28,7 +30,7 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
 
     /// The types protocol v1 defines; the decoder rejects all others with `unknownMessageType`.
     public static let v1: Set<MessageType> = [
-        .hello, .startSession, .spanBegin, .spanEnd, .stopSession,
+        .hello, .startSession, .spanBegin, .spanEnd, .stopSession, .runSlices,
         .helloAck, .sessionStarted, .sessionStopped, .error,
     ]
 
@@ -43,6 +45,7 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
         case .spanBegin: name = "spanBegin"
         case .spanEnd: name = "spanEnd"
         case .stopSession: name = "stopSession"
+        case .runSlices: name = "runSlices"
         case .helloAck: name = "helloAck"
         case .sessionStarted: name = "sessionStarted"
         case .sessionStopped: name = "sessionStopped"

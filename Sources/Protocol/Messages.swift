@@ -52,6 +52,38 @@ public struct SpanBegin: Sendable, Equatable {
     }
 }
 
+/// One stretch of a span's work on one thread: a job of the span's task, from start to finish.
+public struct RunSlice: Sendable, Equatable {
+    public var spanId: UInt64
+    public var threadId: UInt32
+    /// `CLOCK_MONOTONIC` nanoseconds.
+    public var beginNs: UInt64
+    public var endNs: UInt64
+
+    public init(spanId: UInt64, threadId: UInt32, beginNs: UInt64, endNs: UInt64) {
+        self.spanId = spanId
+        self.threadId = threadId
+        self.beginNs = beginNs
+        self.endNs = endNs
+    }
+}
+
+/// Client → daemon (0x06): where and when spans' async work actually ran.
+///
+/// An async handler suspends at each `await` and may resume on another thread, so (thread, begin…end)
+/// misattributes samples. A client that marks each job it runs sends these slices; the daemon then
+/// attributes a span's samples by its slices alone. Payload: count UInt16, then count × (spanId UInt64,
+/// threadId UInt32, beginNs UInt64, endNs UInt64), at most `RunSlices.maximumCount`.
+public struct RunSlices: Sendable, Equatable {
+    public static let encodedSliceLength = 28
+    public static let maximumCount = 2048
+    public var slices: [RunSlice]
+
+    public init(slices: [RunSlice]) {
+        self.slices = slices
+    }
+}
+
 /// Client → daemon (0x04): a request span ended.
 public struct SpanEnd: Sendable, Equatable {
     /// The id given in the matching `SpanBegin`.

@@ -43,6 +43,9 @@ struct PayloadReader {
         return value
     }
 
+    /// Bytes not read yet.
+    var remaining: Int { bytes.endIndex - position }
+
     mutating func uint16() throws(ProtocolError) -> UInt16 { try integer(UInt16.self) }
     mutating func uint32() throws(ProtocolError) -> UInt32 { try integer(UInt32.self) }
     mutating func uint64() throws(ProtocolError) -> UInt64 { try integer(UInt64.self) }

@@ -5,6 +5,7 @@ public enum ProfdMessage: Sendable, Equatable {
     case spanBegin(SpanBegin)
     case spanEnd(SpanEnd)
     case stopSession
+    case runSlices(RunSlices)
     case helloAck(HelloAck)
     case sessionStarted(SessionStarted)
     case sessionStopped(SessionStopped)
@@ -18,6 +19,7 @@ public enum ProfdMessage: Sendable, Equatable {
         case .spanBegin: .spanBegin
         case .spanEnd: .spanEnd
         case .stopSession: .stopSession
+        case .runSlices: .runSlices
         case .helloAck: .helloAck
         case .sessionStarted: .sessionStarted
         case .sessionStopped: .sessionStopped
@@ -58,6 +60,16 @@ public enum ProfdMessage: Sendable, Equatable {
             buffer.appendString(m.route, limit: ProtocolLimits.route)
         case .stopSession:
             break
+        case .runSlices(let m):
+            // Slices beyond the limit are not sent; clients split batches at `RunSlices.maximumCount`.
+            let slices = m.slices.prefix(RunSlices.maximumCount)
+            buffer.appendLittleEndian(UInt16(slices.count))
+            for slice in slices {
+                buffer.appendLittleEndian(slice.spanId)
+                buffer.appendLittleEndian(slice.threadId)
+                buffer.appendLittleEndian(slice.beginNs)
+                buffer.appendLittleEndian(slice.endNs)
+            }
         case .helloAck(let m):
             buffer.appendLittleEndian(m.protocolVersion)
             buffer.appendString(m.daemonVersion, limit: ProtocolLimits.daemonVersion)
@@ -71,7 +83,7 @@ public enum ProfdMessage: Sendable, Equatable {
             buffer.appendLittleEndian(m.code.rawValue)
             buffer.appendString(m.message, limit: ProtocolLimits.message)
         }
-        // Every v1 payload is below 10 KiB, so the length always fits in UInt32.
+        // Every v1 payload is below 64 KiB (runSlices: 2 + 2048 × 28 bytes), so the length fits in UInt32.
         let length = UInt32(buffer.count - start - ProtocolLimits.headerLength)
         buffer[start + 4] = UInt8(truncatingIfNeeded: length)
         buffer[start + 5] = UInt8(truncatingIfNeeded: length >> 8)
@@ -120,6 +132,26 @@ public enum ProfdMessage: Sendable, Equatable {
                                        route: try r.string("route", limit: ProtocolLimits.route)))
         case .stopSession:
             message = .stopSession
+        case .runSlices:
+            let count = Int(try r.uint16())
+            guard count <= RunSlices.maximumCount else {
+                throw .malformed(reason: "runSlices holds \(count) slices, limit is \(RunSlices.maximumCount)")
+            }
+            guard r.remaining == count * RunSlices.encodedSliceLength else {
+                throw r.remaining < count * RunSlices.encodedSliceLength
+                    ? .truncated : .malformed(reason: "runSlices has bytes after its \(count) slices")
+            }
+            var slices: [RunSlice] = []
+            slices.reserveCapacity(count)
+            for _ in 0..<count {
+                let span = try r.uint64()
+                let tid = try r.uint32()
+                let begin = try r.uint64()
+                let end = try r.uint64()
+                guard end >= begin else { throw .malformed(reason: "a run slice ends before it begins") }
+                slices.append(RunSlice(spanId: span, threadId: tid, beginNs: begin, endNs: end))
+            }
+            message = .runSlices(RunSlices(slices: slices))
         case .helloAck:
             let version = try r.uint16()
             message = .helloAck(HelloAck(protocolVersion: version,

@@ -153,7 +153,10 @@ final class Daemon {
             session.beginSpan(spanId: span.spanId, route: span.route, threadId: span.threadId, timeNs: span.timeNs)
         case (.spanEnd(let span), .profiling(_, let session)):
             session.endSpan(spanId: span.spanId, threadId: span.threadId, timeNs: span.timeNs, status: span.httpStatus, route: span.route)
-        case (.spanBegin, .introduced), (.spanEnd, .introduced), (.spanBegin, .stopping), (.spanEnd, .stopping):
+        case (.runSlices(let batch), .profiling(_, let session)):
+            session.addSlices(batch.slices)
+        case (.spanBegin, .introduced), (.spanEnd, .introduced), (.spanBegin, .stopping), (.spanEnd, .stopping),
+             (.runSlices, .introduced), (.runSlices, .stopping):
             // Spans racing a stop or a failed start are harmless; the client counts them as sent.
             break
         case (.startSession, .stopping(_, let previous)):

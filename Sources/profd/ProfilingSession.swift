@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CProfdShim
 import ProfdEngine
+import ProfdProtocol
 
 /// The kernel's word on who is at the other end of a connection (SO_PEERCRED), taken once at accept.
 struct PeerIdentity: Sendable, Equatable {
@@ -35,6 +36,8 @@ final class ProfilingSession {
     private(set) var capture = Capture()
     private(set) var maps: ProcessMaps
     private var openSpans: [UInt64: Int] = [:]
+    /// Every span of the session by id: slices may arrive after their span ended.
+    private var spanIndexById: [UInt64: Int] = [:]
     private var lastRescanNs: UInt64
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
@@ -106,6 +109,7 @@ final class ProfilingSession {
             return
         }
         openSpans[spanId] = capture.spans.count
+        spanIndexById[spanId] = capture.spans.count
         capture.spans.append(SpanRecord(spanId: spanId, route: route, threadId: Int32(bitPattern: threadId), beginNs: timeNs))
     }
 
@@ -116,6 +120,20 @@ final class ProfilingSession {
         capture.spans[index].endThreadId = Int32(bitPattern: threadId)
         capture.spans[index].status = Int(status)
         if !route.isEmpty { capture.spans[index].route = route }
+    }
+
+    /// Records where spans' async work ran. Slices of unknown spans (their begin was dropped) are ignored;
+    /// slices count against the span limit, so memory stays bounded.
+    func addSlices(_ slices: [RunSlice]) {
+        for slice in slices {
+            guard let index = spanIndexById[slice.spanId] else { continue }
+            guard capture.spans.count + capture.slices.count < 4 * limits.maximumSpansPerSession else {
+                capture.droppedSpans += 1
+                continue
+            }
+            capture.slices.append(RunSliceRecord(span: index, threadId: Int32(bitPattern: slice.threadId),
+                                                 beginNs: slice.beginNs, endNs: slice.endNs))
+        }
     }
 
     /// Stops sampling and hands back everything needed to write the reports.

@@ -140,4 +140,28 @@ struct RealKernelReportTests {
         #expect(after.requests.count > 10, "the new daemon received the client's spans")
         #expect(second.stop().exitCode == 0)
     }
+
+    @Test("async requests interleaved on two threads are attributed by task, not by thread")
+    func asyncAttribution() throws {
+        var figures: [String: (own: Double, other: Double)] = [:]
+        for attribution in ["thread", "task"] {
+            let daemon = try DaemonHarness()
+            let (_, routes) = try profile(daemon, ["async-routes", "--requests", "64", "--bursts", "40", "--attribution", attribution])
+            var worst = (own: 1.0, other: 0.0)
+            for (route, own, other) in [("/alpha", "asyncBurstAlpha(_:)", "asyncBurstBeta(_:)"), ("/beta", "asyncBurstBeta(_:)", "asyncBurstAlpha(_:)")] {
+                let report = try #require(routes[route], "\(attribution): no \(route) report")
+                #expect(report.samples.count > 150, "\(attribution) \(route): enough samples to judge")
+                let total = Double(max(1, report.samples.count))
+                worst.own = min(worst.own, Double(samples(of: own, in: report)) / total)
+                worst.other = max(worst.other, Double(samples(of: other, in: report)) / total)
+            }
+            figures[attribution] = worst
+            #expect(daemon.stop().exitCode == 0)
+        }
+        let naive = try #require(figures["thread"]), task = try #require(figures["task"])
+        print(String(format: "async attribution, worst route: by (thread, time) %.1f%% own / %.1f%% other; by task %.1f%% own / %.1f%% other",
+                     100 * naive.own, 100 * naive.other, 100 * task.own, 100 * task.other))
+        #expect(task.own >= 0.95)
+        #expect(task.other <= 0.02)
+    }
 }

@@ -43,7 +43,7 @@ struct MalformedInputTests {
         #expect(error(decoding: rawFrame(version: version, type: 0x05, payload: [])) == .unsupportedVersion(version))
     }
 
-    @Test("unknown message types are rejected from the header", arguments: [0x00, 0x06, 0x7E, 0x80, 0x84, 0xFF] as [UInt8])
+    @Test("unknown message types are rejected from the header", arguments: [0x00, 0x07, 0x7E, 0x80, 0x84, 0xFF] as [UInt8])
     func unknownType(_ type: UInt8) {
         var decoder = FrameDecoder()
         decoder.append([0x50, 0x46, 0x01, type])

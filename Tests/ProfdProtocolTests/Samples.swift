@@ -11,6 +11,11 @@ let sampleMessages: [ProfdMessage] = [
     .spanEnd(SpanEnd(spanId: 1, threadId: 4242, timeNs: 123_456_789, httpStatus: 404, route: "")),
     .spanEnd(SpanEnd(spanId: .max, threadId: 0, timeNs: 0, httpStatus: .max, route: "/ünïcödé/€/🚀")),
     .stopSession,
+    .runSlices(RunSlices(slices: [])),
+    .runSlices(RunSlices(slices: [
+        RunSlice(spanId: 7, threadId: 4242, beginNs: 1_000, endNs: 1_500),
+        RunSlice(spanId: .max, threadId: .max, beginNs: 0, endNs: .max),
+    ])),
     .helloAck(HelloAck(protocolVersion: 1, daemonVersion: "profd 0.1.0")),
     .sessionStarted(SessionStarted(sessionId: "20261126T112008Z-4242", frequencyHz: 997)),
     .sessionStopped(SessionStopped(sessionId: "s-1", reportDirectory: "/var/lib/profd/reports/checkout-api/s-1")),

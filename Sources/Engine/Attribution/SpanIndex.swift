@@ -1,7 +1,9 @@
-/// Finds the request that owned a thread at an instant: attribution by (thread, time).
+/// Finds the request that owned a thread at an instant.
 ///
-/// This is exact for synchronous handlers. Async handlers that hop threads need the client to report
-/// which task runs where; that refinement plugs in here without changing callers.
+/// A span the client marked job by job (run slices from its task executor) owns exactly the stretches its
+/// jobs ran, on the threads they ran on: async handlers hop threads at every `await` and share threads with
+/// other requests, so nothing else is trustworthy for them. A span without slices (the synchronous API)
+/// owns its begin thread from begin to end, which is exact for work that stays on one thread.
 public struct SpanIndex: Sendable {
     private struct Interval: Sendable {
         var begin: UInt64
@@ -15,9 +17,14 @@ public struct SpanIndex: Sendable {
     /// cost when many short requests overlap a long one on the same thread.
     private let maximumBacktrack = 64
 
-    /// Indexes `spans`; an unfinished span is treated as running until `openEndNs`.
-    public init(spans: [SpanRecord], openEndNs: UInt64) {
-        for (index, span) in spans.enumerated() {
+    /// Indexes `spans` and their `slices`; an unfinished span without slices runs until `openEndNs`.
+    public init(spans: [SpanRecord], slices: [RunSliceRecord] = [], openEndNs: UInt64) {
+        var sliced = Set<Int>()
+        for slice in slices where spans.indices.contains(slice.span) && slice.endNs >= slice.beginNs {
+            sliced.insert(slice.span)
+            byThread[slice.threadId, default: []].append(Interval(begin: slice.beginNs, end: slice.endNs, span: slice.span))
+        }
+        for (index, span) in spans.enumerated() where !sliced.contains(index) {
             let end = span.endNs ?? openEndNs
             guard end >= span.beginNs else { continue }
             byThread[span.threadId, default: []].append(Interval(begin: span.beginNs, end: end, span: index))

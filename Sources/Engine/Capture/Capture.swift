@@ -37,11 +37,30 @@ public struct SpanRecord: Sendable, Hashable, Codable {
     }
 }
 
+/// A stretch of time during which one span's async work ran on one thread (a job, as the client's task
+/// executor saw it). Times are `CLOCK_MONOTONIC` nanoseconds.
+public struct RunSliceRecord: Sendable, Hashable {
+    /// Index into `Capture.spans`.
+    public var span: Int
+    public var threadId: Int32
+    public var beginNs: UInt64
+    public var endNs: UInt64
+
+    public init(span: Int, threadId: Int32, beginNs: UInt64, endNs: UInt64) {
+        self.span = span
+        self.threadId = threadId
+        self.beginNs = beginNs
+        self.endNs = endNs
+    }
+}
+
 /// Everything recorded for one session, ready to be attributed, symbolized and rendered.
 public struct Capture: Sendable {
     public var stacks = StackTable()
     public var samples: [CapturedSample] = []
     public var spans: [SpanRecord] = []
+    /// Where spans' async work ran. A span with slices is attributed by them alone.
+    public var slices: [RunSliceRecord] = []
     /// Thread names from the kernel's COMM records, by tid.
     public var threadNames: [Int32: String] = [:]
     /// Samples the kernel lost because a ring was full.

@@ -21,7 +21,7 @@ public struct ReportBuilder {
         // Unfinished requests run until the last thing the session saw.
         let endNs = max(capture.samples.lazy.map(\.timeNs).max() ?? 0,
                         capture.spans.lazy.map { max($0.beginNs, $0.endNs ?? 0) }.max() ?? 0)
-        let index = SpanIndex(spans: capture.spans, openEndNs: endNs)
+        let index = SpanIndex(spans: capture.spans, slices: capture.slices, openEndNs: endNs)
 
         // Count samples per (route, stack); most sessions have few routes and few thousand stacks.
         var countsByRoute: [String: [UInt32: Int]] = [:]

@@ -8,6 +8,8 @@
 //       Calls getppid() in a loop from syscallHeavyCaller(): a frameless libc leaf under a Swift caller.
 //   profd-testload requests --seconds S
 //       Short /work requests for S seconds of wall time; prints ProfClient's reconnect and drop counts.
+//   profd-testload async-routes --requests N --bursts B --attribution task|thread
+//       N concurrent async requests on /alpha and /beta, bursts of CPU between awaits.
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
 //
@@ -238,7 +240,63 @@ func runRequests(_ options: Options) -> UInt64 {
     return checksum
 }
 
+@inline(never)
+func asyncBurstAlpha(_ seed: UInt64) -> UInt64 {
+    var value = seed
+    for _ in 0..<8 { value = spin(value, salt: 5) }
+    return value
+}
+
+@inline(never)
+func asyncBurstBeta(_ seed: UInt64) -> UInt64 {
+    var value = seed
+    for _ in 0..<8 { value = spin(value, salt: 6) }
+    return value
+}
+
+/// One async request: bursts of CPU in its route's function with awaits between them, so the task
+/// suspends and resumes, possibly on another thread, while other requests run in between.
+func asyncRequest(route: String, bursts: Int) async -> UInt64 {
+    var value = UInt64(route.utf8.count)
+    for burst in 0..<bursts {
+        value = route == "/alpha" ? asyncBurstAlpha(value) : asyncBurstBeta(value)
+        if burst % 2 == 0 { await Task.yield() } else { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+    return value
+}
+
+/// `async-routes --requests N --bursts B --attribution task|thread`: N concurrent async requests, half
+/// /alpha and half /beta. `task` runs them on a 2-thread `TaskExecutorPool` with job-level attribution;
+/// `thread` uses plain spans on the global executor (2 threads on a 2-CPU machine): the naive baseline.
+func runAsyncRoutes(_ options: Options) -> UInt64 {
+    let requests = Int(options.double("requests", default: 64))
+    let bursts = Int(options.double("bursts", default: 20))
+    let byTask = (options.values["attribution"] ?? "task") == "task"
+    let pool = ProfClient.TaskExecutorPool(threads: 2)
+    let done = DispatchSemaphore(value: 0)
+    let results = Results()
+    Task.detached {
+        await withTaskGroup(of: UInt64.self) { group in
+            for index in 0..<requests {
+                let route = index % 2 == 0 ? "/alpha" : "/beta"
+                group.addTask {
+                    guard let profiler else { return await asyncRequest(route: route, bursts: bursts) }
+                    if byTask {
+                        return await profiler.withSpan(route: route, on: pool) { await asyncRequest(route: route, bursts: bursts) }
+                    }
+                    return await profiler.withSpan(route: route) { await asyncRequest(route: route, bursts: bursts) }
+                }
+            }
+            for await value in group { results.add(value) }
+        }
+        done.signal()
+    }
+    done.wait()
+    return results.total
+}
+
 let modes: [String: (Options) -> UInt64] = [
+    "async-routes": runAsyncRoutes,
     "main-exits-first": runMainExitsFirst,
     "requests": runRequests,
     "syscall-leaf": runSyscallLeaf,

@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CProfdShim
+import ProfdProtocol
+
+extension ProfClient {
+    /// Threads that run requests' async work and tell profd which request each piece of work belongs to.
+    ///
+    /// An async handler suspends at every `await` and may resume on another thread, and one thread runs
+    /// many requests in turn, so a request's begin and end say little about which samples are its own.
+    /// `withSpan(route:on:)` runs the handler with a task executor preference (SE-0417) for this pool:
+    /// every job of the request's task, and of its child tasks, runs on a pool thread that stamps its start
+    /// and end. The stamps go to profd in batches (`runSlices`) through the client's buffer, so a job
+    /// costs two clock reads and one buffer append, and no system call.
+    public final class TaskExecutorPool: Sendable {
+        private let queue: JobQueue
+        public let threadCount: Int
+
+        /// Starts `threads` threads (at least 1), named `profd-pool`.
+        public init(threads: Int) {
+            threadCount = max(1, threads)
+            queue = JobQueue()
+            for _ in 0..<threadCount { queue.spawnWorker() }
+        }
+
+        deinit { queue.close() }
+
+        func submit(_ work: JobQueue.Work) {
+            queue.push(work)
+        }
+    }
+
+    /// Runs `body` inside a span whose async work runs on `pool` and is attributed job by job.
+    ///
+    /// Samples taken while the request's task (or a child task) runs a job belong to this request, whatever
+    /// thread it runs on; samples of work the pool's threads do for no request stay `(unattributed)`. The
+    /// status is `status(result)` (200 by default), or 500 if `body` throws.
+    public func withSpan<T>(
+        route: String,
+        on pool: TaskExecutorPool,
+        status: (T) -> Int = { _ in 200 },
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: () async throws -> T
+    ) async rethrows -> T {
+        let span = beginSpan(route: route)
+        guard span.isRecorded else { return try await body() }
+        let executor = SpanTaskExecutor(pool: pool, spanId: span.id, core: core)
+        do {
+            let result = try await withTaskExecutorPreference(executor, isolation: isolation, operation: body)
+            endSpan(span, status: status(result))
+            return result
+        } catch {
+            endSpan(span, status: 500)
+            throw error
+        }
+    }
+}
+
+/// The task executor of one request: runs its jobs on the pool and records each job as a run slice.
+final class SpanTaskExecutor: TaskExecutor {
+    let pool: ProfClient.TaskExecutorPool
+    let spanId: UInt64
+    let core: ClientCore
+
+    init(pool: ProfClient.TaskExecutorPool, spanId: UInt64, core: ClientCore) {
+        self.pool = pool
+        self.spanId = spanId
+        self.core = core
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        pool.submit(JobQueue.Work(job: UnownedJob(job), executor: self))
+    }
+
+    /// Records that this span's job ran on the calling thread from `beginNs` to `endNs`.
+    func recordSlice(threadId: UInt32, beginNs: UInt64, endNs: UInt64) {
+        let capacity = core.configuration.bufferCapacity
+        core.state.withLock { state in
+            guard state.profiling, state.spanMessages < capacity else { return }
+            state.items.append(.slice(RunSlice(spanId: spanId, threadId: threadId, beginNs: beginNs, endNs: endNs)))
+            state.spanMessages += 1
+        }
+    }
+}
+
+/// A FIFO of jobs served by the pool's threads.
+final class JobQueue: Sendable {
+    struct Work: @unchecked Sendable {  // an UnownedJob is run exactly once, by the thread that pops it
+        var job: UnownedJob
+        var executor: SpanTaskExecutor
+    }
+
+    private struct State {
+        var pending: [Work] = []
+        var head = 0
+        var closed = false
+    }
+
+    private let lock = ConditionLock()
+    private nonisolated(unsafe) var state = State()  // guarded by `lock`
+
+    func push(_ work: Work) {
+        lock.withLock {
+            state.pending.append(work)
+            lock.broadcast()
+        }
+    }
+
+    /// The next job, or nil once the queue is closed and empty.
+    private func pop() -> Work? {
+        lock.withLock {
+            while true {
+                if state.head < state.pending.count {
+                    let work = state.pending[state.head]
+                    state.head += 1
+                    if state.head >= 1024 && state.head * 2 >= state.pending.count {
+                        state.pending.removeFirst(state.head)
+                        state.head = 0
+                    }
+                    return work
+                }
+                if state.closed { return nil }
+                _ = lock.wait(untilNs: profd_monotonic_ns() &+ 1_000_000_000) { state.head < state.pending.count || state.closed }
+            }
+        }
+    }
+
+    func close() {
+        lock.withLock {
+            state.closed = true
+            lock.broadcast()
+        }
+    }
+
+    /// Starts one worker thread. Wraps `pthread_create(3)`; the thread ends when the queue closes.
+    func spawnWorker() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            Unmanaged<JobQueue>.fromOpaque(context).takeRetainedValue().serve()
+            return nil
+        }, context)
+        if result == 0 {
+            pthread_detach(thread)
+        } else {
+            Unmanaged<JobQueue>.fromOpaque(context).release()
+        }
+    }
+
+    private func serve() {
+        nameCurrentThread("profd-pool")
+        let threadId = ThreadID.current
+        while let work = pop() {
+            let begin = profd_monotonic_ns()
+            work.job.runSynchronously(on: work.executor.asUnownedTaskExecutor())
+            work.executor.recordSlice(threadId: threadId, beginNs: begin, endNs: profd_monotonic_ns())
+        }
+    }
+}
