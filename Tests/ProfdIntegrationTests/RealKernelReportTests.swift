@@ -164,4 +164,21 @@ struct RealKernelReportTests {
         #expect(task.own >= 0.95)
         #expect(task.other <= 0.02)
     }
+
+    @Test("a request that sleeps 200 ms and burns 10 ms shows wall, CPU and waiting time")
+    func wallTime() throws {
+        let daemon = try DaemonHarness()
+        let (_, routes) = try profile(daemon, ["sleepy", "--requests", "5"])
+        let report = try #require(routes["/sleepy"])
+        let time = try #require(report.requests.time)
+        #expect(time.requests == 5)
+        let count = Double(time.requests)
+        let wall = Double(time.wallNs) / count / 1e6, cpu = Double(time.cpuNs) / count / 1e6
+        let suspended = Double(time.suspendedNs) / count / 1e6, offCPU = Double(time.offCPUNs) / count / 1e6
+        print(String(format: "sleepy request (mean): wall %.1f ms, CPU %.1f ms, off CPU on a thread %.1f ms, suspended %.1f ms", wall, cpu, offCPU, suspended))
+        #expect(abs(wall - 210) <= 0.2 * 210)
+        #expect(abs(cpu - 10) <= 0.2 * 10)
+        #expect(abs(suspended - 200) <= 0.2 * 200)
+        #expect(daemon.stop().exitCode == 0)
+    }
 }

@@ -32,6 +32,9 @@ public struct TextRenderer: ReportRenderer {
         out += "profd · \(title) · service \(TerminalSafe.string(meta.service)) · pid \(meta.pid)\n"
         out += "session \(meta.id) · started \(meta.startedAt) · \(Self.seconds(meta.durationNs)) · \(meta.endReason)\n"
         out += Self.requestLine(report.requests) + "\n"
+        if let time = report.requests.time, time.requests > 0 {
+            out += Self.timeLine(time) + "\n"
+        }
         out += "\(report.samples) samples at \(meta.frequencyHz) Hz = \(Self.seconds(report.cpuNs)) on CPU"
         out += " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)\n"
         out += "\n"
@@ -109,6 +112,13 @@ public struct TextRenderer: ReportRenderer {
             text += " · wall p50 \(milliseconds(wall.p50)) · p99 \(milliseconds(wall.p99)) · max \(milliseconds(wall.max))"
         }
         return text
+    }
+
+    /// `per request (mean): wall 210.30ms = on CPU 10.00ms + off CPU 0.30ms + suspended 200.00ms`
+    static func timeLine(_ time: TimeBreakdown) -> String {
+        let count = UInt64(time.requests)
+        return "per request (mean): wall \(milliseconds(time.wallNs / count)) = on CPU \(milliseconds(time.cpuNs / count))"
+            + " + off CPU on a thread \(milliseconds(time.offCPUNs / count)) + suspended \(milliseconds(time.suspendedNs / count))"
     }
 
     static func milliseconds(_ ns: UInt64) -> String {

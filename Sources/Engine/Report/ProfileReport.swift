@@ -51,6 +51,8 @@ public struct RequestSummary: Codable, Sendable, Equatable {
     /// Count per HTTP status code; `"0"` means the client did not say.
     public var statusCounts: [String: Int] = [:]
     public var wallNs: LatencyStats?
+    /// Where the finished requests' wall time went, summed over them.
+    public var time: TimeBreakdown?
 
     public init() {}
 
@@ -63,6 +65,39 @@ public struct RequestSummary: Codable, Sendable, Equatable {
             latencies.append(end >= span.beginNs ? end - span.beginNs : 0)
         }
         wallNs = LatencyStats(latencies)
+    }
+}
+
+/// Where requests' wall-clock time went, in nanoseconds summed over the finished requests.
+///
+/// `wallNs = cpuNs + offCPUNs + suspendedNs`. On CPU comes from samples. For a request whose async work
+/// was stamped job by job (run slices), the time its jobs held a thread is `cpuNs + offCPUNs` (off CPU
+/// while holding a thread: blocked in a syscall, waiting for a lock, preempted), and the rest is
+/// `suspendedNs`: awaiting with no thread at all. A request without slices holds its thread throughout.
+public struct TimeBreakdown: Codable, Sendable, Equatable {
+    public var requests: Int
+    public var wallNs: UInt64
+    public var cpuNs: UInt64
+    public var offCPUNs: UInt64
+    public var suspendedNs: UInt64
+
+    public init(requests: Int = 0, wallNs: UInt64 = 0, cpuNs: UInt64 = 0, offCPUNs: UInt64 = 0, suspendedNs: UInt64 = 0) {
+        self.requests = requests
+        self.wallNs = wallNs
+        self.cpuNs = cpuNs
+        self.offCPUNs = offCPUNs
+        self.suspendedNs = suspendedNs
+    }
+
+    /// Adds one finished request: its wall time, CPU time (samples) and time on a thread.
+    public mutating func add(wallNs: UInt64, cpuNs: UInt64, onThreadNs: UInt64) {
+        let onThread = min(onThreadNs, wallNs)
+        let cpu = min(cpuNs, onThread)
+        requests += 1
+        self.wallNs += wallNs
+        self.cpuNs += cpu
+        offCPUNs += onThread - cpu
+        suspendedNs += wallNs - onThread
     }
 }
 

@@ -25,11 +25,14 @@ public struct ReportBuilder {
 
         // Count samples per (route, stack); most sessions have few routes and few thousand stacks.
         var countsByRoute: [String: [UInt32: Int]] = [:]
+        var samplesBySpan = [Int](repeating: 0, count: capture.spans.count)
         for sample in capture.samples {
-            let route = index.span(tid: sample.tid, timeNs: sample.timeNs).map { capture.spans[$0].route }
-                ?? Self.unattributedRoute
+            let span = index.span(tid: sample.tid, timeNs: sample.timeNs)
+            if let span { samplesBySpan[span] += 1 }
+            let route = span.map { capture.spans[$0].route } ?? Self.unattributedRoute
             countsByRoute[route, default: [:]][sample.stack, default: 0] += 1
         }
+        let timeByRoute = timeBreakdowns(samplesBySpan: samplesBySpan)
 
         var framesByStack: [UInt32: [Frame]] = [:]
         func rootFirst(_ id: UInt32) -> [Frame] {
@@ -59,12 +62,38 @@ public struct ReportBuilder {
                 sessionTree.add(rootFirst: [routeFrame] + frames, count: count)
             }
             guard route != Self.unattributedRoute else { continue }
-            routeReports.append(ProfileReport(scope: .route(route), metadata: metadata,
-                                              requests: RequestSummary(spans: spansByRoute[route] ?? []),
-                                              tree: tree))
+            var requests = RequestSummary(spans: spansByRoute[route] ?? [])
+            requests.time = timeByRoute[route]
+            routeReports.append(ProfileReport(scope: .route(route), metadata: metadata, requests: requests, tree: tree))
         }
-        let session = ProfileReport(scope: .session, metadata: metadata,
-                                    requests: RequestSummary(spans: capture.spans), tree: sessionTree)
+        var requests = RequestSummary(spans: capture.spans)
+        if !timeByRoute.isEmpty {
+            requests.time = timeByRoute.values.reduce(into: TimeBreakdown()) { total, route in
+                total.requests += route.requests
+                total.wallNs += route.wallNs
+                total.cpuNs += route.cpuNs
+                total.offCPUNs += route.offCPUNs
+                total.suspendedNs += route.suspendedNs
+            }
+        }
+        let session = ProfileReport(scope: .session, metadata: metadata, requests: requests, tree: sessionTree)
         return (session, routeReports)
+    }
+
+    /// Wall, CPU, off-CPU and suspended time of the finished requests, per route.
+    private func timeBreakdowns(samplesBySpan: [Int]) -> [String: TimeBreakdown] {
+        var onThreadBySpan: [Int: UInt64] = [:]
+        for slice in capture.slices where capture.spans.indices.contains(slice.span) {
+            onThreadBySpan[slice.span, default: 0] += slice.endNs - slice.beginNs
+        }
+        var result: [String: TimeBreakdown] = [:]
+        for (index, span) in capture.spans.enumerated() {
+            guard let end = span.endNs, end >= span.beginNs else { continue }
+            let wall = end - span.beginNs
+            result[span.route, default: TimeBreakdown()].add(
+                wallNs: wall, cpuNs: UInt64(samplesBySpan[index]) * metadata.periodNs,
+                onThreadNs: onThreadBySpan[index] ?? wall)
+        }
+        return result
     }
 }

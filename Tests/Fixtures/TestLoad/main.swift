@@ -10,6 +10,8 @@
 //       Short /work requests for S seconds of wall time; prints ProfClient's reconnect and drop counts.
 //   profd-testload async-routes --requests N --bursts B --attribution task|thread
 //       N concurrent async requests on /alpha and /beta, bursts of CPU between awaits.
+//   profd-testload sleepy --requests N
+//       N sequential /sleepy requests: Task.sleep 200 ms, then 10 ms of CPU.
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
 //
@@ -295,8 +297,45 @@ func runAsyncRoutes(_ options: Options) -> UInt64 {
     return results.total
 }
 
+/// Burns `milliseconds` of the calling thread's CPU time.
+@inline(never)
+func burnCPU(milliseconds: Double) -> UInt64 {
+    let deadline = threadCPUSeconds() + milliseconds / 1000
+    var value: UInt64 = 17
+    while threadCPUSeconds() < deadline { value = spin(value, salt: 7) }
+    return value
+}
+
+/// `sleepy --requests N`: N requests one after another on /sleepy, each awaiting `Task.sleep` for 200 ms
+/// and then burning 10 ms of CPU, on a `TaskExecutorPool` (so suspension is visible to profd).
+func runSleepy(_ options: Options) -> UInt64 {
+    let requests = Int(options.double("requests", default: 5))
+    let pool = ProfClient.TaskExecutorPool(threads: 2)
+    let done = DispatchSemaphore(value: 0)
+    let results = Results()
+    Task.detached {
+        for _ in 0..<requests {
+            let work = { () async -> UInt64 in
+                try? await Task.sleep(for: .milliseconds(200))
+                return burnCPU(milliseconds: 10)
+            }
+            let value: UInt64
+            if let profiler {
+                value = await profiler.withSpan(route: "/sleepy", on: pool, work)
+            } else {
+                value = await work()
+            }
+            results.add(value)
+        }
+        done.signal()
+    }
+    done.wait()
+    return results.total
+}
+
 let modes: [String: (Options) -> UInt64] = [
     "async-routes": runAsyncRoutes,
+    "sleepy": runSleepy,
     "main-exits-first": runMainExitsFirst,
     "requests": runRequests,
     "syscall-leaf": runSyscallLeaf,
