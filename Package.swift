@@ -77,6 +77,13 @@ let package = Package(
             path: "Tests/Fixtures/TestLoad"
         ),
 
+        // MARK: Benchmarks (`swift run -c release profd-client-bench`)
+        .executableTarget(
+            name: "profd-client-bench",
+            dependencies: ["ProfClient"],
+            path: "benchmarks/client-cost"
+        ),
+
         // MARK: Tests
         .target(
             name: "ProfdTestKit",

@@ -150,7 +150,10 @@ struct RealKernelReportTests {
             var worst = (own: 1.0, other: 0.0)
             for (route, own, other) in [("/alpha", "asyncBurstAlpha(_:)", "asyncBurstBeta(_:)"), ("/beta", "asyncBurstBeta(_:)", "asyncBurstAlpha(_:)")] {
                 let report = try #require(routes[route], "\(attribution): no \(route) report")
-                #expect(report.samples.count > 150, "\(attribution) \(route): enough samples to judge")
+                // By (thread, time) one route can lose most samples to the other; only the task figures are judged.
+                if attribution == "task" {
+                    #expect(report.samples.count > 150, "\(route): enough samples to judge")
+                }
                 let total = Double(max(1, report.samples.count))
                 worst.own = min(worst.own, Double(samples(of: own, in: report)) / total)
                 worst.other = max(worst.other, Double(samples(of: other, in: report)) / total)

@@ -1,0 +1,62 @@
+// profd-client-bench: what ProfClient costs the app per request, in nanoseconds.
+//
+//   swift run -c release profd-client-bench
+//
+// Measures, with profiling started and no daemon listening (the flusher drops what it takes, so the
+// buffer never fills): a sync span (beginSpan + endSpan), and an async request on a TaskExecutorPool
+// (span + executor preference + one stamped job) against the same request without ProfClient.
+import Foundation
+import ProfClient
+
+func nanoseconds(_ body: () -> Void) -> UInt64 {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return DispatchTime.now().uptimeNanoseconds - start
+}
+
+var configuration = ProfClient.Configuration(service: "bench")
+configuration.socketPath = "/nonexistent/profd-bench.sock"
+configuration.bufferCapacity = 1 << 20
+let client = ProfClient(configuration: configuration)
+client.start()
+
+let syncIterations = 2_000_000
+for _ in 0..<3 {
+    let elapsed = nanoseconds {
+        for _ in 0..<syncIterations {
+            let span = client.beginSpan(route: "/bench")
+            client.endSpan(span, status: 200)
+        }
+    }
+    print(String(format: "sync span (beginSpan + endSpan): %.0f ns", Double(elapsed) / Double(syncIterations)))
+}
+
+let pool = ProfClient.TaskExecutorPool(threads: 2)
+let asyncIterations = 200_000
+@inline(never) func work(_ x: Int) -> Int { x &* 31 &+ 7 }
+
+func runAsync(_ label: String, _ request: @escaping @Sendable (Int) async -> Int) {
+    let done = DispatchSemaphore(value: 0)
+    let box = ResultBox()
+    Task.detached {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var total = 0
+        for i in 0..<asyncIterations { total &+= await request(i) }
+        box.set(DispatchTime.now().uptimeNanoseconds - start, total)
+        done.signal()
+    }
+    done.wait()
+    print(String(format: "%@: %.0f ns per request", label, Double(box.elapsed) / Double(asyncIterations)))
+}
+
+final class ResultBox: @unchecked Sendable {
+    var elapsed: UInt64 = 0
+    var total = 0
+    func set(_ elapsed: UInt64, _ total: Int) { self.elapsed = elapsed; self.total = total }
+}
+
+for _ in 0..<2 {
+    runAsync("async request, no ProfClient") { i in work(i) }
+    runAsync("async request, withSpan(on: pool)") { i in await client.withSpan(route: "/bench", on: pool) { work(i) } }
+}
+client.shutdown()
