@@ -47,7 +47,13 @@ extension ProfClient {
         guard span.isRecorded else { return try await body() }
         let executor = SpanTaskExecutor(pool: pool, spanId: span.id, core: core)
         do {
-            let result = try await withTaskExecutorPreference(executor, isolation: isolation, operation: body)
+            let result = try await withTaskExecutorPreference(executor, isolation: isolation) {
+                // Close the running job's slice here, on the pool thread, before `endSpan`: the job goes on
+                // (the task hops back to its caller's executor), but that part is not the request's, and a
+                // slice recorded after the span's end could miss a `stop()` that follows it.
+                defer { executor.cutSlice() }
+                return try await body()
+            }
             endSpan(span, status: status(result))
             return result
         } catch {
@@ -71,6 +77,13 @@ final class SpanTaskExecutor: TaskExecutor {
 
     func enqueue(_ job: consuming ExecutorJob) {
         pool.submit(JobQueue.Work(job: UnownedJob(job), executor: self))
+    }
+
+    /// Ends the current job's slice now, if the calling thread is a pool thread running a job of this span.
+    func cutSlice() {
+        guard let slot = WorkerSlot.current, slot.executor === self else { return }
+        recordSlice(threadId: slot.threadId, beginNs: slot.beginNs, endNs: profd_monotonic_ns())
+        slot.executor = nil
     }
 
     /// Records that this span's job ran on the calling thread from `beginNs` to `endNs`.
@@ -151,11 +164,45 @@ final class JobQueue: Sendable {
 
     private func serve() {
         nameCurrentThread("profd-pool")
-        let threadId = ThreadID.current
+        let slot = WorkerSlot(threadId: ThreadID.current)
+        slot.install()
         while let work = pop() {
-            let begin = profd_monotonic_ns()
+            slot.executor = work.executor
+            slot.beginNs = profd_monotonic_ns()
             work.job.runSynchronously(on: work.executor.asUnownedTaskExecutor())
-            work.executor.recordSlice(threadId: threadId, beginNs: begin, endNs: profd_monotonic_ns())
+            // Nil when `cutSlice()` already recorded this job's part that belongs to the request.
+            if let executor = slot.executor {
+                executor.recordSlice(threadId: slot.threadId, beginNs: slot.beginNs, endNs: profd_monotonic_ns())
+            }
+            slot.executor = nil
         }
+    }
+}
+
+/// What a pool thread is running right now: only its own thread reads or writes it.
+final class WorkerSlot {
+    let threadId: UInt32
+    var executor: SpanTaskExecutor?
+    var beginNs: UInt64 = 0
+
+    private static let key: pthread_key_t? = {
+        var key = pthread_key_t()
+        return pthread_key_create(&key, nil) == 0 ? key : nil
+    }()
+
+    init(threadId: UInt32) {
+        self.threadId = threadId
+    }
+
+    /// Makes this the calling thread's slot; the caller keeps it alive for the thread's life.
+    func install() {
+        guard let key = Self.key else { return }
+        pthread_setspecific(key, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// The calling thread's slot, nil off the pool.
+    static var current: WorkerSlot? {
+        guard let key, let raw = pthread_getspecific(key) else { return nil }
+        return Unmanaged<WorkerSlot>.fromOpaque(raw).takeUnretainedValue()
     }
 }
