@@ -92,3 +92,26 @@ final class Wakeup: @unchecked Sendable {
         }
     }
 }
+
+/// Starts a pthread running `body`. Wraps `pthread_create(3)`; nil if it fails.
+///
+/// ProfClient's threads are plain pthreads, not the cooperative pool: they block (on sockets and
+/// condition variables) and must never starve the app's tasks.
+func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t? {
+    final class Body: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+    let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(&thread, nil, { context in
+        guard let context else { return nil }
+        Unmanaged<Body>.fromOpaque(context).takeRetainedValue().run()
+        return nil
+    }, context)
+    guard result == 0 else {
+        Unmanaged<Body>.fromOpaque(context).release()
+        return nil
+    }
+    return thread
+}

@@ -78,20 +78,10 @@ final class Flusher {
 
     deinit { receiveBuffer.deallocate() }
 
-    /// Starts the flusher thread for `core`. Wraps `pthread_create(3)`; nil if it fails.
+    /// Starts the flusher thread for `core`; nil if the thread cannot be created.
     static func spawnThread(core: ClientCore) -> pthread_t? {
-        let context = Unmanaged.passRetained(Flusher(core: core)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            Unmanaged<Flusher>.fromOpaque(context).takeRetainedValue().run()
-            return nil
-        }, context)
-        guard result == 0 else {
-            Unmanaged<Flusher>.fromOpaque(context).release()
-            return nil
-        }
-        return thread
+        // The flusher is created on, and only ever touched by, its own thread.
+        startThread { Flusher(core: core).run() }
     }
 
     private func run() {

@@ -146,20 +146,9 @@ final class JobQueue: Sendable {
         }
     }
 
-    /// Starts one worker thread. Wraps `pthread_create(3)`; the thread ends when the queue closes.
+    /// Starts one worker thread; it ends when the queue closes.
     func spawnWorker() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            Unmanaged<JobQueue>.fromOpaque(context).takeRetainedValue().serve()
-            return nil
-        }, context)
-        if result == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<JobQueue>.fromOpaque(context).release()
-        }
+        if let thread = startThread({ self.serve() }) { pthread_detach(thread) }
     }
 
     private func serve() {

@@ -129,14 +129,14 @@ final class Daemon {
             }
         case .endOfStream(let error):
             if let error {
-                logger.notice("client closed mid-frame", metadata: metadata(connection).merging(["profd.error": "\(error)"]) { a, _ in a })
+                logger.notice("client closed mid-frame", metadata: metadata(connection, ["profd.error": "\(error)"]))
             }
             disconnect(connection, reason: "client-disconnected")
         case .protocolError(let error, let decoded):
             for message in decoded where !connection.closed {
                 handle(message, from: connection)
             }
-            logger.warning("protocol error; closing connection", metadata: metadata(connection).merging(["profd.error": "\(error)"]) { a, _ in a })
+            logger.warning("protocol error; closing connection", metadata: metadata(connection, ["profd.error": "\(error)"]))
             connection.send(.error(error.reply))
             disconnect(connection, reason: "client-disconnected")
         }
@@ -179,18 +179,18 @@ final class Daemon {
                                                frequencyHz: frequencyHz, configuration: configuration)
             connection.state = .profiling(service: service, session: session)
             connection.send(.sessionStarted(SessionStarted(sessionId: id, frequencyHz: UInt32(frequencyHz))))
-            logger.info("session started", metadata: metadata(connection).merging([
+            logger.info("session started", metadata: metadata(connection, [
                 "profd.session": "\(id)", "profd.frequency_hz": "\(frequencyHz)",
-            ]) { a, _ in a })
+            ]))
         } catch {
-            logger.error("cannot start sampling", metadata: metadata(connection).merging(["profd.error": "\(error)"]) { a, _ in a })
+            logger.error("cannot start sampling", metadata: metadata(connection, ["profd.error": "\(error)"]))
             let code: ErrorReply.Code = (error.errno == EACCES || error.errno == EPERM) ? .permissionDenied : .internal
             connection.send(.error(ErrorReply(code: code, message: "cannot sample pid \(connection.peer.pid): \(error)")))
         }
     }
 
     private func violation(_ connection: ClientConnection, _ reason: String) {
-        logger.warning("protocol violation; closing connection", metadata: metadata(connection).merging(["profd.error": "\(reason)"]) { a, _ in a })
+        logger.warning("protocol violation; closing connection", metadata: metadata(connection, ["profd.error": "\(reason)"]))
         connection.send(.error(ErrorReply(code: .protocolViolation, message: reason)))
         disconnect(connection, reason: "client-disconnected")
     }
@@ -211,10 +211,10 @@ final class Daemon {
 
     private func submit(_ session: ProfilingSession, of connection: ClientConnection, reason: String) {
         let job = session.finish(reason: reason)
-        logger.info("session stopped", metadata: metadata(connection).merging([
+        logger.info("session stopped", metadata: metadata(connection, [
             "profd.session": "\(session.id)", "profd.reason": "\(reason)",
             "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",
-        ]) { a, _ in a })
+        ]))
         let outcomes = self.outcomes
         let wakeFd = wake.writeFd
         writer.submit(job, connection: connection.serial) { outcome in
@@ -247,8 +247,9 @@ final class Daemon {
         }
     }
 
-    private func metadata(_ connection: ClientConnection) -> Logger.Metadata {
-        ["profd.client_pid": "\(connection.peer.pid)", "profd.client_uid": "\(connection.peer.uid)"]
+    /// Log metadata naming the client, plus `extra`.
+    private func metadata(_ connection: ClientConnection, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
+        extra.merging(["profd.client_pid": "\(connection.peer.pid)", "profd.client_uid": "\(connection.peer.uid)"]) { own, _ in own }
     }
 }
 

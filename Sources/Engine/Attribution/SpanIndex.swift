@@ -38,14 +38,7 @@ public struct SpanIndex: Sendable {
     /// When spans nest on one thread, the innermost (latest begun) wins.
     public func span(tid: Int32, timeNs: UInt64) -> Int? {
         guard let intervals = byThread[tid], !intervals.isEmpty else { return nil }
-        // Last interval with begin <= timeNs.
-        var low = 0
-        var high = intervals.count
-        while low < high {
-            let mid = (low + high) / 2
-            if intervals[mid].begin <= timeNs { low = mid + 1 } else { high = mid }
-        }
-        var index = low - 1
+        var index = intervals.countOfPrefix(withKey: \.begin, atMost: timeNs) - 1
         var steps = 0
         while index >= 0 && steps < maximumBacktrack {
             if intervals[index].end >= timeNs { return intervals[index].span }

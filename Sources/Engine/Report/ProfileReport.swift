@@ -89,6 +89,15 @@ public struct TimeBreakdown: Codable, Sendable, Equatable {
         self.suspendedNs = suspendedNs
     }
 
+    /// Adds another breakdown's requests to this one.
+    public mutating func add(_ other: TimeBreakdown) {
+        requests += other.requests
+        wallNs += other.wallNs
+        cpuNs += other.cpuNs
+        offCPUNs += other.offCPUNs
+        suspendedNs += other.suspendedNs
+    }
+
     /// Adds one finished request: its wall time, CPU time (samples) and time on a thread.
     public mutating func add(wallNs: UInt64, cpuNs: UInt64, onThreadNs: UInt64) {
         let onThread = min(onThreadNs, wallNs)

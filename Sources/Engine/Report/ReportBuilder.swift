@@ -68,13 +68,7 @@ public struct ReportBuilder {
         }
         var requests = RequestSummary(spans: capture.spans)
         if !timeByRoute.isEmpty {
-            requests.time = timeByRoute.values.reduce(into: TimeBreakdown()) { total, route in
-                total.requests += route.requests
-                total.wallNs += route.wallNs
-                total.cpuNs += route.cpuNs
-                total.offCPUNs += route.offCPUNs
-                total.suspendedNs += route.suspendedNs
-            }
+            requests.time = timeByRoute.values.reduce(into: TimeBreakdown()) { $0.add($1) }
         }
         let session = ProfileReport(scope: .session, metadata: metadata, requests: requests, tree: sessionTree)
         return (session, routeReports)

@@ -105,12 +105,7 @@ public struct ELFSymbolTable: Sendable {
 
     /// Index in `entries` of the symbol holding `virtualAddress`, without building its name.
     func ordinal(containing virtualAddress: UInt64) -> Int? {
-        var low = 0
-        var high = entries.count
-        while low < high {
-            let mid = (low + high) / 2
-            if entries[mid].start <= virtualAddress { low = mid + 1 } else { high = mid }
-        }
+        let low = entries.countOfPrefix(withKey: \.start, atMost: virtualAddress)
         // Symbols may nest (a large symbol around smaller ones); look back a few for one that contains it.
         var index = low - 1
         while index >= 0, index >= low - 8 {

@@ -98,13 +98,8 @@ public struct ProcessMaps: Sendable, Hashable {
     }
 
     private func indexOfLast(startingAtOrBefore address: UInt64) -> Int? {
-        var low = 0
-        var high = mappings.count
-        while low < high {
-            let mid = (low + high) / 2
-            if mappings[mid].start <= address { low = mid + 1 } else { high = mid }
-        }
-        return low == 0 ? nil : low - 1
+        let count = mappings.countOfPrefix(withKey: \.start, atMost: address)
+        return count == 0 ? nil : count - 1
     }
 
     /// Parses `start-end perms offset major:minor inode path`; nil unless executable and file-backed.
