@@ -40,6 +40,8 @@ final class ClientCore: Sendable {
     let profiling = Atomic<Bool>(false)
     let notRecorded = Atomic<Int>(0)
     let nextSpanId = Atomic<UInt64>(1)
+    /// Requests seen by `profileRequest` while profiling; picks the `sampledPercentage` share.
+    let requestCounter = Atomic<UInt64>(0)
     let state: Mutex<SharedState>
     let wakeup = Wakeup()
 
@@ -53,6 +55,8 @@ final class ClientCore: Sendable {
         configuration.bufferCapacity = max(1, configuration.bufferCapacity)
         configuration.flushInterval = max(.milliseconds(1), configuration.flushInterval)
         configuration.reconnectInterval = max(.zero, configuration.reconnectInterval)
+        configuration.executorThreads = max(1, configuration.executorThreads)
+        configuration.sampledPercentage = configuration.sampledPercentage.isNaN ? 100 : configuration.sampledPercentage
         self.configuration = configuration
         var initial = SharedState()
         initial.items.reserveCapacity(ClientCore.initialReservation(configuration))

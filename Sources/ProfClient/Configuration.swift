@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ProfdProtocol
 
 extension ProfClient {
     /// How a `ProfClient` reaches the daemon and how much it may buffer.
@@ -21,10 +22,49 @@ extension ProfClient {
         /// `SO_SNDBUF` for the client socket; nil keeps the kernel default. The socket never blocks either way.
         public var sendBufferSize: Int? = nil
 
+        // MARK: What is profiled and what the daemon writes (the middleware options)
+
+        /// Samples per second per thread that `start()` asks for (clamped into 1...10 000).
+        public var frequencyHz: Int = 1000
+        /// The formats profd writes for every report of the session (route, session and kept requests).
+        public var formats: ReportFormats = [.text, .json]
+        /// Print one line per profiled request (route, status, wall time) to standard error as it ends.
+        public var printEachRequest: Bool = false
+        /// The file name, without extension, of each kept request's report, in the session's `requests/`
+        /// folder. Placeholders: `{route}`, `{method}`, `{status}`, `{ms}` (wall time), `{id}` (span id) and
+        /// `{time}` (UTC, `20261126T134501.123Z`). profd makes the result a safe file name and appends
+        /// `-{id}` when two requests would collide.
+        public var reportFileName: String = "{time}-{route}-{id}"
+        /// Route patterns to profile; empty profiles every route. `*` matches any run of characters, so
+        /// `"GET /api/*"` takes every GET under `/api/`. Matched against the report's route name.
+        public var includedRoutes: [String] = []
+        /// Route patterns never profiled, even if included (for example `"GET /health"`).
+        public var excludedRoutes: [String] = []
+        /// The share of requests `profileRequest` profiles, 0...100. Requests not picked cost one atomic
+        /// increment and are not counted in any report.
+        public var sampledPercentage: Double = 100
+        /// Keep a full per-request report for every request at least this slow (wall time); nil keeps none.
+        /// `.zero` keeps one for every request. Every profiled request counts toward its route's report.
+        public var slowRequestThreshold: Duration? = nil
+        /// Threads of the pool that runs profiled requests' async work, so that their samples can be
+        /// attributed job by job (`profileRequest`, `withSpan(route:on:)`). Created on first use.
+        public var executorThreads: Int = ProfClient.Configuration.processorCount
+
         /// A configuration with defaults, reading `PROFD_SOCKET` from the environment.
         public init(service: String) {
             self.service = service
             self.socketPath = Self.socketPath(environmentValue: getenv("PROFD_SOCKET").map { String(cString: $0) })
+        }
+
+        /// Online processors, at least 1: the default size of the attribution pool.
+        public static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+        /// The options the daemon applies to the session (sent with `startSession`).
+        var sessionOptions: SessionOptions {
+            SessionOptions(formats: formats.rawValue,
+                           slowThresholdNs: slowRequestThreshold.map { $0.clampedNanoseconds },
+                           reportFileName: reportFileName,
+                           includedRoutes: includedRoutes, excludedRoutes: excludedRoutes)
         }
 
         /// The socket path for a given value of `PROFD_SOCKET`: the value unless it is nil or empty.
@@ -33,6 +73,19 @@ extension ProfClient {
             return value
         }
     }
+}
+
+/// A set of report formats.
+public struct ReportFormats: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The tree as plain text (`.txt`).
+    public static let text = ReportFormats(rawValue: SessionOptions.formatText)
+    /// The versioned JSON document (`.json`), described by `docs/report-schema.json`.
+    public static let json = ReportFormats(rawValue: SessionOptions.formatJSON)
+    /// One self-contained HTML file (`.html`) with a collapsible tree; works offline.
+    public static let html = ReportFormats(rawValue: SessionOptions.formatHTML)
 }
 
 extension Duration {

@@ -165,7 +165,7 @@ final class Flusher {
     }
 
     private func sendStart(_ frequency: UInt32) {
-        queue(.startSession(StartSession(frequencyHz: frequency)))
+        queue(.startSession(StartSession(frequencyHz: frequency, options: configuration.sessionOptions)))
         pendingReplies.append(.start)
         wireSessionActive = true
     }

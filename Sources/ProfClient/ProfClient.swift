@@ -14,6 +14,17 @@ import Synchronization
 public final class ProfClient: Sendable {
     let core: ClientCore
     private let thread: Mutex<pthread_t?>
+    private let pool = Mutex<TaskExecutorPool?>(nil)
+
+    /// The pool that runs profiled requests' async work; started on first use.
+    var attributionPool: TaskExecutorPool {
+        pool.withLock { pool in
+            if let pool { return pool }
+            let created = TaskExecutorPool(threads: core.configuration.executorThreads)
+            pool = created
+            return created
+        }
+    }
 
     /// Creates the client and its flusher thread. Connects only once `start()` is called.
     public init(configuration: Configuration) {
@@ -30,8 +41,9 @@ public final class ProfClient: Sendable {
     /// Starts profiling: spans are recorded from now on. Never blocks.
     ///
     /// The flusher connects (if needed) and sends `hello` and `startSession`. `frequencyHz` is clamped into
-    /// 1...10_000. Does nothing while already started or after `shutdown()`.
-    public func start(frequencyHz: Int = Int(StartSession.defaultFrequencyHz)) {
+    /// 1...10_000 (default: `Configuration.frequencyHz`). Does nothing while already started or after `shutdown()`.
+    public func start(frequencyHz: Int? = nil) {
+        let frequencyHz = frequencyHz ?? core.configuration.frequencyHz
         let range = StartSession.frequencyRange
         let frequency = UInt32(clamping: min(max(frequencyHz, Int(range.lowerBound)), Int(range.upperBound)))
         let started = core.state.withLock { state -> Bool in

@@ -43,6 +43,20 @@ extension ProfClient {
         isolation: isolated (any Actor)? = #isolation,
         _ body: () async throws -> T
     ) async rethrows -> T {
+        try await withSpan(route: route, on: pool, status: status, isolation: isolation, body, failureStatus: { 500 }, endRoute: { nil })
+    }
+
+    /// `withSpan(route:on:status:_:)`, ending with `failureStatus()` if `body` throws, and with the route replaced
+    /// at the end by `endRoute()` unless it is nil.
+    func withSpan<T>(
+        route: String,
+        on pool: TaskExecutorPool,
+        status: (T) -> Int,
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> T,
+        failureStatus: () -> Int,
+        endRoute: () -> String?
+    ) async rethrows -> T {
         let span = beginSpan(route: route)
         guard span.isRecorded else { return try await body() }
         let executor = SpanTaskExecutor(pool: pool, spanId: span.id, core: core)
@@ -54,10 +68,10 @@ extension ProfClient {
                 defer { executor.cutSlice() }
                 return try await body()
             }
-            endSpan(span, status: status(result))
+            endSpan(span, status: status(result), route: endRoute())
             return result
         } catch {
-            endSpan(span, status: 500)
+            endSpan(span, status: failureStatus(), route: endRoute())
             throw error
         }
     }

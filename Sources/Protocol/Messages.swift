@@ -21,15 +21,50 @@ public struct StartSession: Sendable, Equatable {
     public static let frequencyRange: ClosedRange<UInt32> = 1...10_000
     /// The frequency clients use unless told otherwise.
     public static let defaultFrequencyHz: UInt32 = 1000
+    /// Flag bit: the session options follow the flags.
+    public static let flagHasOptions: UInt32 = 1
 
     /// Samples per second per thread; encoding clamps it into `frequencyRange`.
     public var frequencyHz: UInt32
-    /// Reserved. Must be 0 in v1: a v1 decoder rejects other values as malformed.
-    public var flags: UInt32
+    /// How the daemon writes and filters the session's reports; nil keeps the daemon's defaults.
+    /// Encoded after the flags, with `flagHasOptions` set.
+    public var options: SessionOptions?
 
-    public init(frequencyHz: UInt32 = StartSession.defaultFrequencyHz, flags: UInt32 = 0) {
+    public init(frequencyHz: UInt32 = StartSession.defaultFrequencyHz, options: SessionOptions? = nil) {
         self.frequencyHz = frequencyHz
-        self.flags = flags
+        self.options = options
+    }
+}
+
+/// What a client asks of its session's reports: formats, kept requests, file names, route filters.
+public struct SessionOptions: Sendable, Equatable {
+    /// Format bits.
+    public static let formatText: UInt8 = 1
+    public static let formatJSON: UInt8 = 2
+    public static let formatHTML: UInt8 = 4
+    /// Most patterns in each route list.
+    public static let maximumPatterns = 64
+    /// Longest report file name template, in UTF-8 bytes.
+    public static let maximumFileNameTemplate = 256
+
+    /// Formats to write (bits above); 0 means the daemon's default (text and JSON).
+    public var formats: UInt8
+    /// Requests at least this slow (wall, ns) get their own report; nil keeps none.
+    public var slowThresholdNs: UInt64?
+    /// Template for kept requests' report file names (see `ProfClient.Configuration.reportFileName`).
+    public var reportFileName: String
+    /// Route patterns (`*` wildcard) to report; empty means all.
+    public var includedRoutes: [String]
+    /// Route patterns never reported.
+    public var excludedRoutes: [String]
+
+    public init(formats: UInt8 = 0, slowThresholdNs: UInt64? = nil, reportFileName: String = "",
+                includedRoutes: [String] = [], excludedRoutes: [String] = []) {
+        self.formats = formats
+        self.slowThresholdNs = slowThresholdNs
+        self.reportFileName = reportFileName
+        self.includedRoutes = includedRoutes
+        self.excludedRoutes = excludedRoutes
     }
 }
 

@@ -46,6 +46,7 @@ struct PayloadReader {
     /// Bytes not read yet.
     var remaining: Int { bytes.endIndex - position }
 
+    mutating func uint8() throws(ProtocolError) -> UInt8 { try integer(UInt8.self) }
     mutating func uint16() throws(ProtocolError) -> UInt16 { try integer(UInt16.self) }
     mutating func uint32() throws(ProtocolError) -> UInt32 { try integer(UInt32.self) }
     mutating func uint64() throws(ProtocolError) -> UInt64 { try integer(UInt64.self) }

@@ -31,7 +31,7 @@ public enum ProfdMessage: Sendable, Equatable {
     ///
     /// Never produces a frame a v1 decoder rejects: strings longer than their field limit are cut at the last
     /// UTF-8 character boundary within the limit, and `StartSession.frequencyHz` is clamped into range.
-    /// (`StartSession.flags` is written as given; v1 requires 0.)
+    /// Route lists longer than `SessionOptions.maximumPatterns` are cut.
     public func encode(into buffer: inout [UInt8]) {
         let start = buffer.count
         buffer.append(ProtocolLimits.magic.0)
@@ -46,7 +46,19 @@ public enum ProfdMessage: Sendable, Equatable {
         case .startSession(let m):
             let range = StartSession.frequencyRange
             buffer.appendLittleEndian(min(max(m.frequencyHz, range.lowerBound), range.upperBound))
-            buffer.appendLittleEndian(m.flags)
+            if let options = m.options {
+                buffer.appendLittleEndian(StartSession.flagHasOptions)
+                buffer.append(options.formats)
+                buffer.appendLittleEndian(options.slowThresholdNs ?? .max)
+                buffer.appendString(options.reportFileName, limit: SessionOptions.maximumFileNameTemplate)
+                for list in [options.includedRoutes, options.excludedRoutes] {
+                    let kept = list.prefix(SessionOptions.maximumPatterns)
+                    buffer.appendLittleEndian(UInt16(kept.count))
+                    for pattern in kept { buffer.appendString(pattern, limit: ProtocolLimits.route) }
+                }
+            } else {
+                buffer.appendLittleEndian(UInt32(0))
+            }
         case .spanBegin(let m):
             buffer.appendLittleEndian(m.spanId)
             buffer.appendLittleEndian(m.threadId)
@@ -115,8 +127,31 @@ public enum ProfdMessage: Sendable, Equatable {
             guard StartSession.frequencyRange.contains(frequency) else {
                 throw .malformed(reason: "frequencyHz \(frequency) is outside 1...10000")
             }
-            guard flags == 0 else { throw .malformed(reason: "startSession flags must be 0 in v1, got \(flags)") }
-            message = .startSession(StartSession(frequencyHz: frequency, flags: flags))
+            guard flags & ~StartSession.flagHasOptions == 0 else {
+                throw .malformed(reason: "startSession flags \(flags) has unknown bits")
+            }
+            var options: SessionOptions?
+            if flags & StartSession.flagHasOptions != 0 {
+                let formats = try r.uint8()
+                guard formats & ~(SessionOptions.formatText | SessionOptions.formatJSON | SessionOptions.formatHTML) == 0 else {
+                    throw .malformed(reason: "startSession formats \(formats) has unknown bits")
+                }
+                let threshold = try r.uint64()
+                let template = try r.string("reportFileName", limit: SessionOptions.maximumFileNameTemplate)
+                var lists: [[String]] = []
+                for name in ["includedRoutes", "excludedRoutes"] {
+                    let count = Int(try r.uint16())
+                    guard count <= SessionOptions.maximumPatterns else {
+                        throw .malformed(reason: "\(name) holds \(count) patterns, limit is \(SessionOptions.maximumPatterns)")
+                    }
+                    var list: [String] = []
+                    for _ in 0..<count { list.append(try r.string(name, limit: ProtocolLimits.route)) }
+                    lists.append(list)
+                }
+                options = SessionOptions(formats: formats, slowThresholdNs: threshold == .max ? nil : threshold,
+                                         reportFileName: template, includedRoutes: lists[0], excludedRoutes: lists[1])
+            }
+            message = .startSession(StartSession(frequencyHz: frequency, options: options))
         case .spanBegin:
             let id = try r.uint64()
             let tid = try r.uint32()
