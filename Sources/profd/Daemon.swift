@@ -148,7 +148,8 @@ final class Daemon {
             connection.state = .introduced(service: hello.service)
             connection.send(.helloAck(HelloAck(daemonVersion: ProfdVersion.string)))
         case (.startSession(let start), .introduced(let service)):
-            startSession(for: connection, service: service, frequencyHz: Int(start.frequencyHz))
+            startSession(for: connection, service: service, frequencyHz: Int(start.frequencyHz),
+                         options: ReportOptions(start.options))
         case (.spanBegin(let span), .profiling(_, let session)):
             session.beginSpan(spanId: span.spanId, route: span.route, threadId: span.threadId, timeNs: span.timeNs)
         case (.spanEnd(let span), .profiling(_, let session)):
@@ -171,12 +172,13 @@ final class Daemon {
         }
     }
 
-    private func startSession(for connection: ClientConnection, service: String, frequencyHz: Int) {
+    private func startSession(for connection: ClientConnection, service: String, frequencyHz: Int, options: ReportOptions) {
         sessionCounter += 1
         let id = "\(WallClock.now().compact)-\(connection.peer.pid)-\(sessionCounter)"
         do throws(EngineError) {
             let session = try ProfilingSession(id: id, peer: connection.peer, service: service,
-                                               frequencyHz: frequencyHz, configuration: configuration)
+                                               frequencyHz: frequencyHz, reportOptions: options,
+                                               configuration: configuration)
             connection.state = .profiling(service: service, session: session)
             connection.send(.sessionStarted(SessionStarted(sessionId: id, frequencyHz: UInt32(frequencyHz))))
             logger.info("session started", metadata: metadata(connection, [
@@ -250,6 +252,19 @@ final class Daemon {
     /// Log metadata naming the client, plus `extra`.
     private func metadata(_ connection: ClientConnection, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
         extra.merging(["profd.client_pid": "\(connection.peer.pid)", "profd.client_uid": "\(connection.peer.uid)"]) { own, _ in own }
+    }
+}
+
+extension ReportOptions {
+    /// The options a client sent, or the defaults.
+    init(_ wire: SessionOptions?) {
+        guard let wire else { self.init(); return }
+        var formats: Set<Format> = []
+        if wire.formats & SessionOptions.formatText != 0 { formats.insert(.text) }
+        if wire.formats & SessionOptions.formatJSON != 0 { formats.insert(.json) }
+        if wire.formats & SessionOptions.formatHTML != 0 { formats.insert(.html) }
+        self.init(formats: formats, slowThresholdNs: wire.slowThresholdNs, requestFileName: wire.reportFileName,
+                  includedRoutes: wire.includedRoutes, excludedRoutes: wire.excludedRoutes)
     }
 }
 

@@ -30,6 +30,8 @@ final class ProfilingSession {
     let frequencyHz: Int
     let startedAt: WallClock.Instant
     let executable: String?
+    /// What the client asked of the reports (formats, kept requests, route filters).
+    let reportOptions: ReportOptions
     private let limits: DaemonConfiguration.Limits
     private let rescanIntervalNs: UInt64
     private var sampler: PerfSampler?
@@ -41,8 +43,10 @@ final class ProfilingSession {
     private var lastRescanNs: UInt64
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
-    init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, configuration: DaemonConfiguration) throws(EngineError) {
+    init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
+         configuration: DaemonConfiguration) throws(EngineError) {
         self.id = id
+        self.reportOptions = reportOptions
         self.peer = peer
         self.service = service
         self.frequencyHz = frequencyHz
@@ -149,7 +153,9 @@ final class ProfilingSession {
             durationNs: ended.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: reason,
             lostSamples: capture.lostSamples, droppedSamples: capture.droppedSamples, droppedSpans: capture.droppedSpans,
             daemonVersion: ProfdVersion.string)
-        return ReportJob(metadata: metadata, capture: capture, maps: maps)
+        let start = startedAt
+        return ReportJob(metadata: metadata, capture: capture, maps: maps, options: reportOptions,
+                         wallClockTime: { start.at(monotonicNs: $0).rfc3339 })
     }
 
     private static func executablePath(pid: Int32) -> String? {
@@ -165,4 +171,7 @@ struct ReportJob: Sendable {
     var metadata: SessionMetadata
     var capture: Capture
     var maps: ProcessMaps
+    var options: ReportOptions
+    /// RFC 3339 time of a monotonic instant of this session.
+    var wallClockTime: @Sendable (UInt64) -> String
 }

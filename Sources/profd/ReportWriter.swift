@@ -49,11 +49,13 @@ final class ReportWriter: @unchecked Sendable {
     }
 
     private func write(_ job: ReportJob) throws(EngineError) -> String {
-        let builder = ReportBuilder(metadata: job.metadata, capture: job.capture)
+        let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
+                                    wallClockTime: job.wallClockTime)
         let reports = builder.build { stack in
             symbolizer.symbolize(callchain: symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
                                  in: job.maps)
         }
-        return try store.write(session: reports.session, routes: reports.routes)
+        return try store.write(session: reports.session, routes: reports.routes, requests: reports.requests,
+                               formats: job.options.formats, requestFileName: job.options.requestFileName)
     }
 }

@@ -15,6 +15,13 @@ enum WallClock {
         /// `20261126T111755.123Z`: sorts by time and is safe in a file name.
         var compact: String { format("%Y%m%dT%H%M%S") + ".\(pad(milliseconds, 3))Z" }
 
+        /// The wall-clock instant at `monotonicNs`, assuming the wall clock does not jump in between.
+        func at(monotonicNs other: UInt64) -> Instant {
+            let deltaMs = (Int64(bitPattern: other &- monotonicNs)) / 1_000_000
+            let totalMs = Int64(seconds) * 1000 + Int64(milliseconds) + deltaMs
+            return Instant(seconds: Int(totalMs / 1000), milliseconds: Int(totalMs % 1000), monotonicNs: other)
+        }
+
         private func format(_ pattern: String) -> String {
             var time = time_t(seconds)
             var parts = tm()

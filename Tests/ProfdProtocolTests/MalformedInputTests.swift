@@ -116,10 +116,33 @@ struct MalformedInputTests {
         #expect(failure?.reason == "frequencyHz \(frequency) is outside 1...10000")
     }
 
-    @Test("nonzero startSession flags are malformed in v1")
-    func nonzeroFlags() {
-        let frame = ProfdMessage.startSession(StartSession(frequencyHz: 99, flags: 1)).encoded
-        #expect(error(decoding: frame) == .malformed(reason: "startSession flags must be 0 in v1, got 1"))
+    @Test("unknown startSession flag bits are malformed")
+    func unknownFlags() {
+        let frame = rawFrame(type: 0x02, payload: [0xE8, 0x03, 0, 0, 0x02, 0, 0, 0])
+        #expect(error(decoding: frame) == .malformed(reason: "startSession flags 2 has unknown bits"))
+    }
+
+    @Test("startSession options: unknown format bits, too many patterns, and a cut-off block are rejected")
+    func malformedOptions() {
+        let header: [UInt8] = [0xE8, 0x03, 0, 0, 0x01, 0, 0, 0]
+        let noThreshold = [UInt8](repeating: 0xFF, count: 8)
+        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x08] + noThreshold + [0, 0, 0, 0, 0, 0]))
+                == .malformed(reason: "startSession formats 8 has unknown bits"))
+        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold + [0, 0, 65, 0]))
+                == .malformed(reason: "includedRoutes holds 65 patterns, limit is 64"))
+        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold)) == .truncated)
+        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold + [0, 0, 0, 0, 0, 0, 9]))
+                == .malformed(reason: "1 trailing bytes after the fields of startSession(0x02)"))
+    }
+
+    @Test("the encoder cuts route lists to the limit, so it never sends what a decoder rejects")
+    func encoderCutsPatternLists() throws {
+        let patterns = (0..<100).map { "GET /r\($0)" }
+        let frame = ProfdMessage.startSession(StartSession(frequencyHz: 10, options: SessionOptions(includedRoutes: patterns))).encoded
+        var decoder = FrameDecoder()
+        decoder.append(frame)
+        guard case .startSession(let start)? = try decoder.decodeNext() else { Issue.record("no startSession"); return }
+        #expect(start.options?.includedRoutes == Array(patterns.prefix(64)))
     }
 
     @Test("after an error the decoder stays failed and drops input")

@@ -4,7 +4,11 @@ import ProfdProtocol
 let sampleMessages: [ProfdMessage] = [
     .hello(Hello(protocolVersion: 1, service: "checkout-api")),
     .hello(Hello(protocolVersion: 0xBEEF, service: "")),
-    .startSession(StartSession(frequencyHz: 1000, flags: 0)),
+    .startSession(StartSession(frequencyHz: 1000)),
+    .startSession(StartSession(frequencyHz: 99, options: SessionOptions())),
+    .startSession(StartSession(frequencyHz: 500, options: SessionOptions(
+        formats: SessionOptions.formatText | SessionOptions.formatHTML, slowThresholdNs: 250_000_000,
+        reportFileName: "{time}-{route}", includedRoutes: ["GET /api/*", "/ü/*"], excludedRoutes: ["GET /health"]))),
     .startSession(StartSession(frequencyHz: 10_000)),
     .startSession(StartSession(frequencyHz: 1)),
     .spanBegin(SpanBegin(spanId: 0x0102_0304_0506_0708, threadId: 0xA1B2_C3D4, timeNs: .max, route: "/users/:id")),

@@ -29,13 +29,17 @@ public struct JSONRenderer: ReportRenderer {
         public var samples: SampleTotals
         public var functions: [FunctionTotal]
         public var routes: [RouteSummary]?
+        /// Session reports: the requests that kept a report of their own. Request reports: that request.
+        public var keptRequests: [KeptRequest]?
+        public var request: KeptRequest?
         public var tree: Node
 
         init(_ report: ProfileReport) {
             schemaVersion = JSONRenderer.schemaVersion
             switch report.scope {
-            case .session: kind = "session"; route = nil; routes = report.routes
+            case .session: kind = "session"; route = nil; routes = report.routes; keptRequests = report.keptRequests
             case .route(let name): kind = "route"; route = name; routes = nil
+            case .request(let kept): kind = "request"; route = kept.route; routes = nil; request = kept
             }
             session = report.metadata
             requests = report.requests

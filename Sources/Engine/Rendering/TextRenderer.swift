@@ -28,12 +28,16 @@ public struct TextRenderer: ReportRenderer {
         switch report.scope {
         case .session: title = "session"
         case .route(let route): title = "route " + TerminalSafe.string(route)
+        case .request(let request): title = "request \(request.spanId) · " + TerminalSafe.string(request.route) + " · status \(request.status)"
         }
         out += "profd · \(title) · service \(TerminalSafe.string(meta.service)) · pid \(meta.pid)\n"
         out += "session \(meta.id) · started \(meta.startedAt) · \(Self.seconds(meta.durationNs)) · \(meta.endReason)\n"
         out += Self.requestLine(report.requests) + "\n"
         if let time = report.requests.time, time.requests > 0 {
             out += Self.timeLine(time) + "\n"
+        }
+        if let excluded = meta.excludedRequests, excluded > 0, report.scope == .session {
+            out += "excluded routes: \(excluded) requests, \(meta.excludedSamples ?? 0) samples left out\n"
         }
         out += "\(report.samples) samples at \(meta.frequencyHz) Hz = \(Self.seconds(report.cpuNs)) on CPU"
         out += " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)\n"
@@ -50,6 +54,7 @@ public struct TextRenderer: ReportRenderer {
         switch report.scope {
         case .session: rootLabel = "all threads"
         case .route(let route): rootLabel = TerminalSafe.string(route)
+        case .request(let request): rootLabel = TerminalSafe.string(request.route)
         }
         out += line(total: display.totalSamples, of: report, label: rootLabel) + "\n"
         renderChildren(of: display, prefix: "", report: report, into: &out)

@@ -19,6 +19,11 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
     public var lostSamples: UInt64
     public var droppedSamples: UInt64
     public var droppedSpans: UInt64
+    /// Requests of routes the session excluded (`excludedRoutes`), and the samples they took: left out of
+    /// every tree, and counted here so that nothing disappears silently.
+    /// (Optional so that reports written before these fields existed still decode.)
+    public var excludedRequests: Int?
+    public var excludedSamples: Int?
     public var daemonVersion: String
 
     public init(id: String, service: String, pid: Int32, uid: UInt32, executable: String?, startedAt: String,
@@ -158,6 +163,8 @@ public struct ProfileReport: Sendable {
         /// The whole session; the tree's first level splits time by route.
         case session
         case route(String)
+        /// One request that kept a report of its own (slower than the session's threshold).
+        case request(KeptRequest)
     }
 
     public var scope: Scope
@@ -166,6 +173,8 @@ public struct ProfileReport: Sendable {
     public var tree: CallTree
     /// Per-route entries; filled for session reports.
     public var routes: [RouteSummary]
+    /// Requests that kept their own report; filled for session reports.
+    public var keptRequests: [KeptRequest] = []
 
     public init(scope: Scope, metadata: SessionMetadata, requests: RequestSummary, tree: CallTree, routes: [RouteSummary] = []) {
         self.scope = scope

@@ -7,32 +7,73 @@ public struct ReportBuilder {
 
     public var metadata: SessionMetadata
     public var capture: Capture
+    public var options: ReportOptions
+    /// RFC 3339 wall-clock time of a `CLOCK_MONOTONIC` instant, for kept requests.
+    public var wallClockTime: @Sendable (UInt64) -> String
 
-    public init(metadata: SessionMetadata, capture: Capture) {
+    public init(metadata: SessionMetadata, capture: Capture, options: ReportOptions = ReportOptions(),
+                wallClockTime: @escaping @Sendable (UInt64) -> String = { _ in "" }) {
         self.metadata = metadata
         self.capture = capture
+        self.options = options
+        self.wallClockTime = wallClockTime
     }
 
-    /// Builds the session report and one report per route, in route order.
+    /// The reports of one session.
+    public struct Reports {
+        public var session: ProfileReport
+        /// One per reported route, in route order.
+        public var routes: [ProfileReport]
+        /// One per request at least as slow as `options.slowThresholdNs`, in start order.
+        public var requests: [ProfileReport]
+    }
+
+    /// Builds the session report, one report per route, and one per kept request.
+    ///
+    /// Requests of excluded routes still own their samples (so those are not mistaken for unattributed
+    /// work) but the samples are left out of every tree and counted in the metadata.
     ///
     /// - Parameter symbolize: maps a raw stack (leaf first) to frames, leaf first. Called once per
     ///   distinct stack that appears in a sample.
-    public func build(symbolize: (StackTable.Stack) -> [Frame]) -> (session: ProfileReport, routes: [ProfileReport]) {
+    public func build(symbolize: (StackTable.Stack) -> [Frame]) -> Reports {
         // Unfinished requests run until the last thing the session saw.
         let endNs = max(capture.samples.lazy.map(\.timeNs).max() ?? 0,
                         capture.spans.lazy.map { max($0.beginNs, $0.endNs ?? 0) }.max() ?? 0)
         let index = SpanIndex(spans: capture.spans, slices: capture.slices, openEndNs: endNs)
 
         // Count samples per (route, stack); most sessions have few routes and few thousand stacks.
+        var reportedRoutes: [String: Bool] = [:]
+        func reported(_ route: String) -> Bool {
+            if let known = reportedRoutes[route] { return known }
+            let answer = options.reports(route: route)
+            reportedRoutes[route] = answer
+            return answer
+        }
+        let keptSpans = keptSpanIndexes(reported: reported)
+        var countsByKept: [Int: [UInt32: Int]] = [:]
+        for span in keptSpans { countsByKept[span] = [:] }
+
         var countsByRoute: [String: [UInt32: Int]] = [:]
         var samplesBySpan = [Int](repeating: 0, count: capture.spans.count)
+        var excludedSamples = 0
         for sample in capture.samples {
             let span = index.span(tid: sample.tid, timeNs: sample.timeNs)
-            if let span { samplesBySpan[span] += 1 }
+            if let span {
+                samplesBySpan[span] += 1
+                guard reported(capture.spans[span].route) else { excludedSamples += 1; continue }
+                countsByKept[span]?[sample.stack, default: 0] += 1
+            }
             let route = span.map { capture.spans[$0].route } ?? Self.unattributedRoute
             countsByRoute[route, default: [:]][sample.stack, default: 0] += 1
         }
-        let timeByRoute = timeBreakdowns(samplesBySpan: samplesBySpan)
+        let timeBySpan = timeBreakdowns(samplesBySpan: samplesBySpan)
+        var timeByRoute: [String: TimeBreakdown] = [:]
+        for (span, time) in timeBySpan where reported(capture.spans[span].route) {
+            timeByRoute[capture.spans[span].route, default: TimeBreakdown()].add(time)
+        }
+        var metadata = self.metadata
+        metadata.excludedSamples = excludedSamples
+        metadata.excludedRequests = capture.spans.lazy.filter { !reported($0.route) }.count
 
         var framesByStack: [UInt32: [Frame]] = [:]
         func rootFirst(_ id: UInt32) -> [Frame] {
@@ -44,7 +85,8 @@ public struct ReportBuilder {
             return frames
         }
 
-        let spansByRoute = Dictionary(grouping: capture.spans, by: \.route)
+        let reportedSpans = capture.spans.filter { reported($0.route) }
+        let spansByRoute = Dictionary(grouping: reportedSpans, by: \.route)
         let routeNames = Set(spansByRoute.keys).union(countsByRoute.keys)
             .filter { $0 != Self.unattributedRoute }
             .sorted()
@@ -66,27 +108,56 @@ public struct ReportBuilder {
             requests.time = timeByRoute[route]
             routeReports.append(ProfileReport(scope: .route(route), metadata: metadata, requests: requests, tree: tree))
         }
-        var requests = RequestSummary(spans: capture.spans)
+        var requestReports: [ProfileReport] = []
+        for span in keptSpans {
+            let record = capture.spans[span]
+            guard let end = record.endNs else { continue }
+            let time = timeBySpan[span] ?? TimeBreakdown()
+            let kept = KeptRequest(spanId: record.spanId, route: record.route, status: record.status,
+                                   beginNs: record.beginNs, endNs: end, time: time,
+                                   startedAt: wallClockTime(record.beginNs))
+            var tree = CallTree()
+            for (stack, count) in (countsByKept[span] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                tree.add(rootFirst: rootFirst(stack), count: count)
+            }
+            var summary = RequestSummary(spans: [record])
+            summary.time = time
+            requestReports.append(ProfileReport(scope: .request(kept), metadata: metadata, requests: summary, tree: tree))
+        }
+
+        var requests = RequestSummary(spans: reportedSpans)
         if !timeByRoute.isEmpty {
             requests.time = timeByRoute.values.reduce(into: TimeBreakdown()) { $0.add($1) }
         }
-        let session = ProfileReport(scope: .session, metadata: metadata, requests: requests, tree: sessionTree)
-        return (session, routeReports)
+        var session = ProfileReport(scope: .session, metadata: metadata, requests: requests, tree: sessionTree)
+        session.keptRequests = requestReports.compactMap { if case .request(let kept) = $0.scope { kept } else { nil } }
+        return Reports(session: session, routes: routeReports, requests: requestReports)
     }
 
-    /// Wall, CPU, off-CPU and suspended time of the finished requests, per route.
-    private func timeBreakdowns(samplesBySpan: [Int]) -> [String: TimeBreakdown] {
+    /// Finished, reported spans at least as slow as the threshold, in start order.
+    private func keptSpanIndexes(reported: (String) -> Bool) -> [Int] {
+        guard let threshold = options.slowThresholdNs else { return [] }
+        return capture.spans.indices.filter { index in
+            let span = capture.spans[index]
+            guard let end = span.endNs, end >= span.beginNs else { return false }
+            return end - span.beginNs >= threshold && reported(span.route)
+        }.sorted { capture.spans[$0].beginNs < capture.spans[$1].beginNs }
+    }
+
+    /// Wall, CPU, off-CPU and suspended time of each finished request, by span index.
+    private func timeBreakdowns(samplesBySpan: [Int]) -> [Int: TimeBreakdown] {
         var onThreadBySpan: [Int: UInt64] = [:]
         for slice in capture.slices where capture.spans.indices.contains(slice.span) {
             onThreadBySpan[slice.span, default: 0] += slice.endNs - slice.beginNs
         }
-        var result: [String: TimeBreakdown] = [:]
+        var result: [Int: TimeBreakdown] = [:]
         for (index, span) in capture.spans.enumerated() {
             guard let end = span.endNs, end >= span.beginNs else { continue }
             let wall = end - span.beginNs
-            result[span.route, default: TimeBreakdown()].add(
-                wallNs: wall, cpuNs: UInt64(samplesBySpan[index]) * metadata.periodNs,
-                onThreadNs: onThreadBySpan[index] ?? wall)
+            var time = TimeBreakdown()
+            time.add(wallNs: wall, cpuNs: UInt64(samplesBySpan[index]) * metadata.periodNs,
+                     onThreadNs: onThreadBySpan[index] ?? wall)
+            result[index] = time
         }
         return result
     }

@@ -8,8 +8,10 @@ import Foundation
 /// ```
 /// STATE/sessions/<session-id>/session.json   whole-session report (JSON, schema v1)
 /// STATE/sessions/<session-id>/session.txt   whole-session text tree
-/// STATE/sessions/<session-id>/routes/<route-file>.json|.txt
+/// STATE/sessions/<session-id>/routes/<route-file>.json|.txt|.html
+/// STATE/sessions/<session-id>/requests/<request-file>.json|.txt|.html   requests slower than the threshold
 /// ```
+/// Which of `.json`, `.txt` and `.html` exist follows the session's `ReportOptions.formats`.
 /// A session directory is assembled under a temporary name and renamed into place, so a session is either
 /// complete or absent. Session ids sort by start time. Route file names are the route percent-encoded
 /// (bytes outside `A-Z a-z 0-9 . _ -`), so any route maps to one safe, reversible name.
@@ -32,9 +34,12 @@ public struct ReportStore: Sendable {
 
     /// Writes all reports of one session atomically; returns the session directory.
     @discardableResult
-    public func write(session: ProfileReport, routes: [ProfileReport]) throws(EngineError) -> String {
+    public func write(session: ProfileReport, routes: [ProfileReport], requests: [ProfileReport] = [],
+                      formats: Set<ReportOptions.Format> = [.text, .json],
+                      requestFileName: String = ReportOptions.defaultRequestFileName) throws(EngineError) -> String {
         let id = session.metadata.id
         guard Self.isValidSessionId(id) else { throw EngineError(.storeWriteFailed, "invalid session id") }
+        let formats = formats.isEmpty ? [.text, .json] : formats
         try prepare()
         let final = sessionsDirectory + "/" + id
         let staging = sessionsDirectory + "/.tmp-" + id
@@ -46,14 +51,30 @@ public struct ReportStore: Sendable {
             for report in routes {
                 guard case .route(let route) = report.scope else { continue }
                 let base = Self.fileName(forRoute: route)
-                try writeFormats(report, directory: staging + "/routes", base: base)
+                let files = try writeFormats(report, formats: formats, directory: staging + "/routes", base: base)
                 summaries.append(RouteSummary(route: route, requests: report.requests.count, samples: report.samples,
-                                              cpuNs: report.cpuNs,
-                                              files: ["json": "routes/\(base).json", "text": "routes/\(base).txt"]))
+                                              cpuNs: report.cpuNs, files: files.mapValues { "routes/" + $0 }))
+            }
+            var kept: [KeptRequest] = []
+            if !requests.isEmpty { try AtomicFile.ensureDirectory(staging + "/requests") }
+            var usedNames: Set<String> = []
+            for report in requests {
+                guard case .request(var request) = report.scope else { continue }
+                var base = RequestFileName.make(template: requestFileName, request: request)
+                if usedNames.contains(base) { base += "-\(request.spanId)" }
+                while usedNames.contains(base) { base += "_" }
+                usedNames.insert(base)
+                var reportWithFiles = report
+                request.files = [:]
+                reportWithFiles.scope = .request(request)
+                let files = try writeFormats(reportWithFiles, formats: formats, directory: staging + "/requests", base: base)
+                request.files = files.mapValues { "requests/" + $0 }
+                kept.append(request)
             }
             var sessionReport = session
             sessionReport.routes = summaries
-            try writeFormats(sessionReport, directory: staging, base: "session")
+            sessionReport.keptRequests = kept
+            _ = try writeFormats(sessionReport, formats: formats, directory: staging, base: "session")
             guard rename(staging, final) == 0 else {
                 throw EngineError(.storeWriteFailed, "rename \(staging) to \(final)", errno: errno)
             }
@@ -65,13 +86,27 @@ public struct ReportStore: Sendable {
         return final
     }
 
-    private func writeFormats(_ report: ProfileReport, directory: String, base: String) throws(EngineError) {
-        let json: String
-        do { json = try JSONRenderer().render(report) } catch {
-            throw EngineError(.storeWriteFailed, "encode JSON: \(error)")
+    /// Writes `report` in each format; returns the file names written, keyed `json`, `text`, `html`.
+    private func writeFormats(_ report: ProfileReport, formats: Set<ReportOptions.Format>, directory: String,
+                              base: String) throws(EngineError) -> [String: String] {
+        var files: [String: String] = [:]
+        for format in formats.sorted() {
+            let body: String
+            switch format {
+            case .json:
+                do { body = try JSONRenderer().render(report) } catch {
+                    throw EngineError(.storeWriteFailed, "encode JSON: \(error)")
+                }
+            case .text:
+                body = TextRenderer().render(report)
+            case .html:
+                body = HTMLRenderer().render(report)
+            }
+            let name = base + "." + format.fileExtension
+            try AtomicFile.write(Array(body.utf8), directory: directory, name: name)
+            files[format.rawValue] = name
         }
-        try AtomicFile.write(Array(json.utf8), directory: directory, name: base + ".json")
-        try AtomicFile.write(Array(TextRenderer().render(report).utf8), directory: directory, name: base + ".txt")
+        return files
     }
 
     /// Session ids are generated by the daemon; anything else (a planted `..`) is rejected.

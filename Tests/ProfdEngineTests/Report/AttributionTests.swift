@@ -39,7 +39,7 @@ struct AttributionTests {
 
     @Test("routes get their own samples; idle time is unattributed")
     func builderSplitsRoutes() throws {
-        let (session, routes) = ReportFixtures.reports()
+        let fixture = ReportFixtures.reports(); let (session, routes) = (fixture.session, fixture.routes)
         #expect(routes.map(\.scope) == [.route("/compute"), .route("/hash")])
         let compute = try #require(routes.first)
         #expect(compute.samples == 11)
@@ -85,7 +85,7 @@ struct CallTreeTests {
 struct DisplayTreeTests {
     @Test("library chains fold away and their self time stays visible")
     func folding() throws {
-        let (_, routes) = ReportFixtures.reports()
+        let routes = ReportFixtures.reports().routes
         let compute = try #require(routes.first)
         let display = DisplayNode.build(from: compute.tree, classifier: LibraryFrameClassifier(executablePath: ReportFixtures.executable))
         // libc → NIO → Hummingbird fold away: the handler closure is the first visible frame.
@@ -109,7 +109,7 @@ struct DisplayTreeTests {
 
     @Test("without a classifier the display tree mirrors the call tree")
     func showAll() throws {
-        let (_, routes) = ReportFixtures.reports()
+        let routes = ReportFixtures.reports().routes
         let display = DisplayNode.build(from: routes[0].tree, classifier: nil)
         let first = try #require(display.children.first)
         #expect(first.kind == .frame(ReportFixtures.symbols[0x7f00_0001]!))

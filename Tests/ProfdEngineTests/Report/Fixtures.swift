@@ -59,7 +59,7 @@ enum ReportFixtures {
         startedAt: "2026-11-26T11:17:55.123Z", endedAt: "2026-11-26T11:18:05.123Z", durationNs: 10_000_000_000,
         frequencyHz: 1000, endReason: "stopped", lostSamples: 3, daemonVersion: "0.1.0")
 
-    static func reports() -> (session: ProfileReport, routes: [ProfileReport]) {
+    static func reports() -> ReportBuilder.Reports {
         ReportBuilder(metadata: metadata, capture: capture()).build(symbolize: symbolize)
     }
 }

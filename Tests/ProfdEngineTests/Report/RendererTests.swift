@@ -6,7 +6,7 @@ import Testing
 struct RendererTests {
     @Test("text report of a route matches the golden file")
     func textRoute() throws {
-        let (_, routes) = ReportFixtures.reports()
+        let routes = ReportFixtures.reports().routes
         try GoldenFile.check(TextRenderer().render(routes[0]), named: "route-compute.txt")
     }
 
@@ -17,13 +17,13 @@ struct RendererTests {
 
     @Test("JSON report of a route matches the golden file")
     func jsonRoute() throws {
-        let (_, routes) = ReportFixtures.reports()
+        let routes = ReportFixtures.reports().routes
         try GoldenFile.check(try JSONRenderer().render(routes[0]), named: "route-compute.json")
     }
 
     @Test("JSON names each function with its sample counts")
     func jsonFunctions() throws {
-        let (_, routes) = ReportFixtures.reports()
+        let routes = ReportFixtures.reports().routes
         let json = try JSONRenderer(prettyPrinted: false).render(routes[0])
         let document = try JSONDecoder().decode(JSONRenderer.Document.self, from: Data(json.utf8))
         let random = try #require(document.functions.first { $0.function == "DemoApp.randomNumber()" })
@@ -51,7 +51,8 @@ struct RendererTests {
         let route = "/x\u{1B}]0;pwned\u{7}<script>"
         capture.spans = [SpanRecord(spanId: 1, route: route, threadId: 1, beginNs: 0, endNs: 10, status: 200)]
         capture.add(tid: 1, timeNs: 5, addresses: [0x1002], inKernel: false)
-        let (session, routes) = ReportBuilder(metadata: ReportFixtures.metadata, capture: capture).build(symbolize: ReportFixtures.symbolize)
+        let reports = ReportBuilder(metadata: ReportFixtures.metadata, capture: capture).build(symbolize: ReportFixtures.symbolize)
+        let (session, routes) = (reports.session, reports.routes)
         for text in [TextRenderer().render(routes[0]), TextRenderer().render(session)] {
             #expect(!text.contains("\u{1B}"))
             #expect(!text.contains("\u{7}"))

@@ -15,7 +15,7 @@ struct ReportStoreTests {
         let root = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = ReportStore(stateDirectory: root)
-        let (session, routes) = ReportFixtures.reports()
+        let fixture = ReportFixtures.reports(); let (session, routes) = (fixture.session, fixture.routes)
         let directory = try store.write(session: session, routes: routes)
         #expect(directory == root + "/sessions/" + ReportFixtures.metadata.id)
         #expect(store.sessionIds() == [ReportFixtures.metadata.id])
@@ -48,7 +48,7 @@ struct ReportStoreTests {
         let elsewhere = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: elsewhere) }
         try FileManager.default.createSymbolicLink(atPath: root + "/sessions", withDestinationPath: elsewhere)
-        let (session, routes) = ReportFixtures.reports()
+        let fixture = ReportFixtures.reports(); let (session, routes) = (fixture.session, fixture.routes)
         #expect(throws: EngineError.self) { try ReportStore(stateDirectory: root).write(session: session, routes: routes) }
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
     }

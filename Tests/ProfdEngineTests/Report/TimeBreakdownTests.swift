@@ -29,9 +29,10 @@ struct TimeBreakdownTests {
         for ms in 200..<209 { capture.add(tid: 2, timeNs: UInt64(ms) * 1_000_000 + 500_000, addresses: [0x2], inKernel: false) }
         // Thread 1 at 100 ms runs another request's work: not this one's, though inside its begin…end.
         capture.add(tid: 1, timeNs: 100_000_000, addresses: [0x3], inKernel: false)
-        let (session, routes) = ReportBuilder(metadata: Self.metadata, capture: capture).build { stack in
+        let reports = ReportBuilder(metadata: Self.metadata, capture: capture).build { stack in
             stack.addresses.map { Frame(function: "f\($0)", binary: "/app") }
         }
+        let (session, routes) = (reports.session, reports.routes)
         let time = try #require(routes.first?.requests.time)
         #expect(routes.first?.samples == 11)
         #expect(time == TimeBreakdown(requests: 1, wallNs: 210_000_000, cpuNs: 11_000_000, offCPUNs: 1_000_000, suspendedNs: 198_000_000))

@@ -1,0 +1,147 @@
+import Foundation
+
+/// What a session asked of its reports: which formats, which routes, which requests keep a report of their own.
+///
+/// The client sends these with `startSession`; the daemon applies them when it writes the session.
+public struct ReportOptions: Sendable, Equatable {
+    public enum Format: String, Sendable, CaseIterable, Comparable {
+        case text, json, html
+        public var fileExtension: String { self == .text ? "txt" : rawValue }
+        public static func < (a: Format, b: Format) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// The default file name template of kept requests' reports.
+    public static let defaultRequestFileName = "{time}-{route}-{id}"
+
+    /// Formats written for every report; never empty.
+    public var formats: Set<Format>
+    /// Requests whose wall time is at least this keep a full report; nil keeps none.
+    public var slowThresholdNs: UInt64?
+    /// Template of kept requests' file names (see `RequestFileName`).
+    public var requestFileName: String
+    /// Route patterns to report (`*` is a wildcard); empty reports every route.
+    public var includedRoutes: [String]
+    /// Route patterns never reported; their requests' samples are left out of every report and counted.
+    public var excludedRoutes: [String]
+
+    public init(formats: Set<Format> = [.text, .json], slowThresholdNs: UInt64? = nil,
+                requestFileName: String = ReportOptions.defaultRequestFileName,
+                includedRoutes: [String] = [], excludedRoutes: [String] = []) {
+        self.formats = formats.isEmpty ? [.text, .json] : formats
+        self.slowThresholdNs = slowThresholdNs
+        self.requestFileName = requestFileName.isEmpty ? Self.defaultRequestFileName : requestFileName
+        self.includedRoutes = includedRoutes
+        self.excludedRoutes = excludedRoutes
+    }
+
+    /// Whether requests of `route` are reported.
+    public func reports(route: String) -> Bool {
+        if excludedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) }) { return false }
+        return includedRoutes.isEmpty || includedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) })
+    }
+}
+
+/// Glob matching of route names: `*` matches any run of characters (slashes included); everything else
+/// matches itself. `"GET /api/*"` matches `"GET /api/users/:id"`.
+public enum RoutePattern {
+    public static func matches(_ route: String, pattern: String) -> Bool {
+        let text = Array(route.unicodeScalars)
+        let glob = Array(pattern.unicodeScalars)
+        // Iterative wildcard matching with one backtrack point: linear in practice, never exponential.
+        var t = 0, g = 0
+        var starG = -1, starT = 0
+        while t < text.count {
+            if g < glob.count, glob[g] != "*", glob[g] == text[t] {
+                t += 1; g += 1
+            } else if g < glob.count, glob[g] == "*" {
+                starG = g; starT = t; g += 1
+            } else if starG >= 0 {
+                starT += 1; t = starT; g = starG + 1
+            } else {
+                return false
+            }
+        }
+        while g < glob.count, glob[g] == "*" { g += 1 }
+        return g == glob.count
+    }
+}
+
+/// One request that keeps a full report of its own.
+public struct KeptRequest: Codable, Sendable, Equatable {
+    public var spanId: UInt64
+    public var route: String
+    public var status: Int
+    public var beginNs: UInt64
+    public var endNs: UInt64
+    public var wallNs: UInt64
+    /// Its wall time split into on CPU, off CPU on a thread, and suspended.
+    public var time: TimeBreakdown
+    /// RFC 3339 UTC wall-clock time of its start.
+    public var startedAt: String
+    /// Its report files relative to the session directory, by format (`json`, `text`, `html`); filled by the store.
+    public var files: [String: String]
+
+    public init(spanId: UInt64, route: String, status: Int, beginNs: UInt64, endNs: UInt64, time: TimeBreakdown,
+                startedAt: String, files: [String: String] = [:]) {
+        self.spanId = spanId
+        self.route = route
+        self.status = status
+        self.beginNs = beginNs
+        self.endNs = endNs
+        self.wallNs = endNs >= beginNs ? endNs - beginNs : 0
+        self.time = time
+        self.startedAt = startedAt
+        self.files = files
+    }
+}
+
+/// Turns a request file name template into a safe file name.
+public enum RequestFileName {
+    /// Expands `{route}`, `{method}`, `{status}`, `{ms}`, `{id}` and `{time}`, then keeps only
+    /// `A-Z a-z 0-9 . _ -` (others become `_`), never starts with a dot and stays under 120 bytes.
+    public static func make(template: String, request: KeptRequest) -> String {
+        let parts = request.route.split(separator: " ", maxSplits: 1)
+        let method = parts.count == 2 ? String(parts[0]) : ""
+        let path = parts.count == 2 ? String(parts[1]) : request.route
+        let compactTime = request.startedAt.filter { $0 != "-" && $0 != ":" }
+        var expanded = template
+        for (key, value) in [("{route}", path), ("{method}", method), ("{status}", String(request.status)),
+                             ("{ms}", String(request.wallNs / 1_000_000)), ("{id}", String(request.spanId)),
+                             ("{time}", compactTime)] {
+            expanded = expanded.replacingAll(key, with: value)
+        }
+        var name = ""
+        var lastWasUnderscore = false
+        for scalar in expanded.unicodeScalars {
+            let safe = (scalar >= "A" && scalar <= "Z") || (scalar >= "a" && scalar <= "z")
+                || (scalar >= "0" && scalar <= "9") || scalar == "." || scalar == "-"
+            if safe {
+                name.unicodeScalars.append(scalar)
+                lastWasUnderscore = false
+            } else if !lastWasUnderscore && !name.isEmpty {
+                name.append("_")
+                lastWasUnderscore = true
+            }
+        }
+        while name.hasPrefix(".") { name.removeFirst() }
+        while name.hasSuffix("_") { name.removeLast() }
+        if name.utf8.count > 120 { name = String(name.prefix(120)) }
+        return name.isEmpty ? "request-\(request.spanId)" : name
+    }
+}
+
+extension String {
+    /// Replaces every occurrence of `target` (non-empty) with `replacement`.
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var result = ""
+        var rest = self[...]
+        while let range = rest.range(of: target) {
+            result += rest[..<range.lowerBound]
+            result += replacement
+            rest = rest[range.upperBound...]
+        }
+        result += rest
+        return result
+    }
+}
