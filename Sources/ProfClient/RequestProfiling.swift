@@ -78,6 +78,9 @@ extension ProfClient {
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 
+    /// `printable(_:)`, for tests.
+    public static func printableForTests(_ text: String) -> String { printable(text) }
+
     static func formatMs(_ ms: Double) -> String {
         let tenths = Int((ms * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)"

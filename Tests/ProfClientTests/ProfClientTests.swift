@@ -343,5 +343,96 @@ struct ConfigurationTests {
         #expect(configuration.flushInterval == .milliseconds(10))
         #expect(configuration.reconnectInterval == .seconds(1))
         #expect(configuration.sendBufferSize == nil)
+        #expect(configuration.frequencyHz == 1000)
+        #expect(configuration.formats == [.text, .json])
+        #expect(!configuration.printEachRequest)
+        #expect(configuration.reportFileName == "{time}-{route}-{id}")
+        #expect(configuration.includedRoutes.isEmpty && configuration.excludedRoutes.isEmpty)
+        #expect(configuration.sampledPercentage == 100)
+        #expect(configuration.slowRequestThreshold == nil)
+        #expect(configuration.executorThreads >= 1)
+    }
+
+    @Test("the options travel in startSession")
+    func optionsOnTheWire() async throws {
+        let daemon = try TestDaemon(path: try freshSocketPath())
+        var configuration = testConfiguration(socketPath: daemon.path)
+        configuration.frequencyHz = 250
+        configuration.formats = [.html, .json]
+        configuration.slowRequestThreshold = .milliseconds(50)
+        configuration.reportFileName = "{route}-{ms}ms"
+        configuration.includedRoutes = ["GET /api/*"]
+        configuration.excludedRoutes = ["GET /api/health"]
+        let client = ProfClient(configuration: configuration)
+        defer { client.shutdown() }
+        client.start()
+        #expect(await daemon.waitUntil { $0.messages.count >= 2 })
+        guard case .startSession(let start)? = daemon.snapshot.messages.dropFirst().first else {
+            Issue.record("no startSession"); return
+        }
+        #expect(start.frequencyHz == 250)
+        #expect(start.options == SessionOptions(formats: SessionOptions.formatJSON | SessionOptions.formatHTML,
+                                                slowThresholdNs: 50_000_000, reportFileName: "{route}-{ms}ms",
+                                                includedRoutes: ["GET /api/*"], excludedRoutes: ["GET /api/health"]))
+    }
+
+    @Test("profileRequest: the route and status set by the body end the span; a throw keeps the status it set")
+    func profileRequest() async throws {
+        struct NotFound: Error {}
+        let daemon = try TestDaemon(path: try freshSocketPath())
+        let client = ProfClient(configuration: testConfiguration(socketPath: daemon.path))
+        defer { client.shutdown() }
+        client.start()
+        let value = try await client.profileRequest(method: "GET", path: "/users/42") { span in
+            #expect(span.isProfiled)
+            try await Task.sleep(for: .milliseconds(2))
+            span.route = "/users/:id"
+            span.status = 201
+            return 7
+        }
+        #expect(value == 7)
+        await #expect(throws: NotFound.self) {
+            try await client.profileRequest(method: "POST", path: "/missing") { span in
+                span.status = 404
+                throw NotFound()
+            }
+        }
+        await #expect(throws: NotFound.self) {
+            try await client.profileRequest(method: "GET", path: "/boom") { _ in throw NotFound() }
+        }
+        #expect(client.stop(timeout: .seconds(5)) != nil)
+        let snapshot = daemon.snapshot
+        #expect(snapshot.spanBegins.map(\.route) == ["GET /users/42", "POST /missing", "GET /boom"])
+        #expect(snapshot.spanEnds.map(\.route) == ["GET /users/:id", "", ""])
+        #expect(snapshot.spanEnds.map(\.httpStatus) == [201, 404, 500])
+        // The request ran on the attribution pool: its jobs arrive as run slices of its span.
+        let slices = snapshot.messages.flatMap { message -> [RunSlice] in
+            if case .runSlices(let batch) = message { batch.slices } else { [] }
+        }
+        #expect(slices.contains { $0.spanId == snapshot.spanBegins[0].spanId })
+    }
+
+    @Test("sampledPercentage picks exactly that share of requests, evenly", arguments: [0.0, 10.0, 25.0, 100.0])
+    func sampledPercentage(percentage: Double) async throws {
+        let daemon = try TestDaemon(path: try freshSocketPath())
+        var configuration = testConfiguration(socketPath: daemon.path)
+        configuration.sampledPercentage = percentage
+        let client = ProfClient(configuration: configuration)
+        defer { client.shutdown() }
+        client.start()
+        var picked: [Int] = []
+        for index in 0..<200 {
+            let profiled = await client.profileRequest(method: "GET", path: "/r") { span in span.isProfiled }
+            if profiled { picked.append(index) }
+        }
+        #expect(picked.count == Int(200 * percentage / 100))
+        if percentage == 10 { #expect(picked == Array(stride(from: 9, to: 200, by: 10))) }
+        #expect(client.stop(timeout: .seconds(5)) != nil)
+        #expect(daemon.snapshot.spanBegins.count == picked.count)
+    }
+
+    @Test("printable() shows control characters instead of sending them to the terminal")
+    func printable() {
+        #expect(ProfClient.printableForTests("GET /a\u{1B}[31m\n") == "GET /a\\u{1b}[31m\\u{a}")
     }
 }

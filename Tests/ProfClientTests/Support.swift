@@ -46,6 +46,6 @@ extension [ProfdMessage] {
     func startsSession(frequencyHz: UInt32 = 1000) -> Bool {
         count >= 2
             && self[0] == .hello(Hello(protocolVersion: 1, service: "client-tests"))
-            && self[1] == .startSession(StartSession(frequencyHz: frequencyHz))
+            && { if case .startSession(let start) = self[1] { start.frequencyHz == frequencyHz } else { false } }()
     }
 }
