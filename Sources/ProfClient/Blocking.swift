@@ -40,6 +40,11 @@ final class ConditionLock: @unchecked Sendable {
         return true
     }
 
+    /// Wakes one waiter; call with the lock held.
+    func signal() {
+        pthread_cond_signal(condition)
+    }
+
     /// Wakes all waiters; call with the lock held.
     func broadcast() {
         pthread_cond_broadcast(condition)

@@ -122,6 +122,8 @@ final class JobQueue: Sendable {
         var pending: [Work] = []
         var head = 0
         var closed = false
+        /// Workers blocked in `wait`: a push wakes one only if some are, so a busy pool makes no futex call.
+        var idle = 0
     }
 
     private let lock = ConditionLock()
@@ -130,7 +132,7 @@ final class JobQueue: Sendable {
     func push(_ work: Work) {
         lock.withLock {
             state.pending.append(work)
-            lock.broadcast()
+            if state.idle > 0 { lock.signal() }
         }
     }
 
@@ -148,7 +150,9 @@ final class JobQueue: Sendable {
                     return work
                 }
                 if state.closed { return nil }
+                state.idle += 1
                 _ = lock.wait(untilNs: profd_monotonic_ns() &+ 1_000_000_000) { state.head < state.pending.count || state.closed }
+                state.idle -= 1
             }
         }
     }

@@ -55,8 +55,35 @@ final class ResultBox: @unchecked Sendable {
     func set(_ elapsed: UInt64, _ total: Int) { self.elapsed = elapsed; self.total = total }
 }
 
+/// `requests` requests, `inFlight` at a time, like a loaded server: ns per request (wall / count).
+func runConcurrent(_ label: String, inFlight: Int, requests: Int, _ request: @escaping @Sendable (Int) async -> Int) {
+    let done = DispatchSemaphore(value: 0)
+    let box = ResultBox()
+    Task.detached {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let total = await withTaskGroup(of: Int.self) { group in
+            var next = 0, sum = 0
+            for _ in 0..<inFlight { group.addTask { [next] in await request(next) }; next += 1 }
+            while let value = await group.next() {
+                sum &+= value
+                if next < requests { group.addTask { [next] in await request(next) }; next += 1 }
+            }
+            return sum
+        }
+        box.set(DispatchTime.now().uptimeNanoseconds - start, total)
+        done.signal()
+    }
+    done.wait()
+    print(String(format: "%@: %.0f ns per request", label, Double(box.elapsed) / Double(requests)))
+}
+
 for _ in 0..<2 {
     runAsync("async request, no ProfClient") { i in work(i) }
     runAsync("async request, withSpan(on: pool)") { i in await client.withSpan(route: "/bench", on: pool) { work(i) } }
+    runAsync("async request, profileRequest") { i in await client.profileRequest(method: "GET", path: "/bench") { _ in work(i) } }
+    runConcurrent("64 in flight, no ProfClient", inFlight: 64, requests: asyncIterations) { i in await Task.yield(); return work(i) }
+    runConcurrent("64 in flight, profileRequest", inFlight: 64, requests: asyncIterations) { i in
+        await client.profileRequest(method: "GET", path: "/bench") { _ in await Task.yield(); return work(i) }
+    }
 }
 client.shutdown()
