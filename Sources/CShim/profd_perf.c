@@ -32,6 +32,9 @@ int profd_perf_open_cpu_clock(int32_t tid, int32_t cpu, uint64_t period_ns, uint
     attr.sample_id_all = 1;
     attr.task = 1;
     attr.comm = 1;
+    // PERF_RECORD_SWITCH whenever a sampled thread leaves or enters a CPU (with the sample_id trailer, so
+    // pid/tid/time/cpu): exact off-CPU intervals. A switch is written by the event of the CPU it happens on.
+    attr.context_switch = 1;
     attr.watermark = 1;
     attr.wakeup_watermark = wakeup_bytes;
     return (int)syscall(SYS_perf_event_open, &attr, (pid_t)tid, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);

@@ -70,11 +70,12 @@ final class ProfilingSession {
     }
     var sampleCount: Int { capture.samples.count }
 
-    /// Moves every record from the kernel rings into the capture, enforcing the sample limit.
+    /// Moves every record from the kernel rings into the capture, enforcing the sample limit (context
+    /// switches, 16 bytes each like samples, have a limit of the same count of their own).
     func drain() {
         guard let sampler else { return }
         let maximumSamples = limits.maximumSamplesPerSession
-        sampler.drain { event in
+        sampler.drain({ event in
             switch event {
             case .sample(let sample):
                 if capture.samples.count < maximumSamples {
@@ -90,7 +91,9 @@ final class ProfilingSession {
             case .threadStarted, .threadExited:
                 break
             }
-        }
+        }, switches: { contextSwitch in
+            capture.add(contextSwitch, limit: maximumSamples)
+        })
     }
 
     /// Keeps only stack words that point into mapped code: candidates for a skipped return address.

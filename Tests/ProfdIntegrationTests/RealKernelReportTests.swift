@@ -184,4 +184,25 @@ struct RealKernelReportTests {
         #expect(abs(suspended - 200) <= 0.2 * 200)
         #expect(daemon.stop().exitCode == 0)
     }
+
+    @Test("a request that blocks its thread 100 ms in a syscall and burns 10 ms shows 100 ms off CPU")
+    func offCPUTime() throws {
+        let daemon = try DaemonHarness()
+        let (session, routes) = try profile(daemon, ["blocking", "--requests", "5"])
+        let report = try #require(routes["/blocking"])
+        let time = try #require(report.requests.time)
+        #expect(time.requests == 5)
+        let count = Double(time.requests)
+        let wall = Double(time.wallNs) / count / 1e6, cpu = Double(time.cpuNs) / count / 1e6
+        let suspended = Double(time.suspendedNs) / count / 1e6, offCPU = Double(time.offCPUNs) / count / 1e6
+        let sampledCPU = Double(report.samples.count) * Double(session.session.periodNs) / count / 1e6
+        print(String(format: "blocking request (mean): wall %.1f ms, CPU %.1f ms (samples: %.1f ms), off CPU on a thread %.1f ms, suspended %.1f ms",
+                     wall, cpu, sampledCPU, offCPU, suspended))
+        #expect(time.wallNs == time.cpuNs + time.offCPUNs + time.suspendedNs)
+        #expect(abs(offCPU - 100) <= 0.2 * 100, "the usleep, measured from the kernel's context switches")
+        #expect(abs(cpu - 10) <= 0.2 * 10)
+        #expect(abs(sampledCPU - 10) <= 0.2 * 10, "the samples agree with the switch-based CPU figure")
+        #expect(suspended < 1)
+        #expect(daemon.stop().exitCode == 0)
+    }
 }

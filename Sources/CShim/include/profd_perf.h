@@ -11,7 +11,8 @@
 
 /// Opens a sampling `cpu-clock` event on thread `tid`, CPU `cpu`. Wraps `perf_event_open(2)`.
 /// The event starts disabled, inherits into threads `tid` creates, stamps samples with CLOCK_MONOTONIC and
-/// records IP, TID, TIME, CPU and the user callchain; it also emits FORK/EXIT/COMM records.
+/// records IP, TID, TIME, CPU and the user callchain; it also emits FORK/EXIT/COMM records, and a SWITCH record
+/// (`context_switch`) each time a sampled thread is switched out of or into a CPU.
 /// `period_ns` is CPU time per sample; `wakeup_bytes` is the ring fill level that makes poll readable.
 /// Returns the event fd, or -1 with errno set.
 int profd_perf_open_cpu_clock(int32_t tid, int32_t cpu, uint64_t period_ns, uint32_t wakeup_bytes);

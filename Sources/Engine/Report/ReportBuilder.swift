@@ -145,18 +145,41 @@ public struct ReportBuilder {
     }
 
     /// Wall, CPU, off-CPU and suspended time of each finished request, by span index.
+    ///
+    /// A request's time on a thread is its run slices, or for a request without slices its begin thread
+    /// from begin to end; the rest of its wall time is suspended. When the session recorded context
+    /// switches, off CPU is exact: the overlap of the time on a thread with that thread's off-CPU intervals
+    /// (blocked, sleeping, or preempted and waiting for a CPU), and CPU is the rest of the time on a thread.
+    /// Samples only estimate CPU time, so the exact split replaces their figure, which can be a few periods
+    /// above or below it. Without switch records (older captures), for a request that ended after the
+    /// session began dropping them, or one that ran on a thread with no switch records (not covered by the
+    /// sampler then), CPU is samples × period and off CPU the rest of the time on a thread.
     private func timeBreakdowns(samplesBySpan: [Int]) -> [Int: TimeBreakdown] {
-        var onThreadBySpan: [Int: UInt64] = [:]
-        for slice in capture.slices where capture.spans.indices.contains(slice.span) {
-            onThreadBySpan[slice.span, default: 0] += slice.endNs - slice.beginNs
+        var slicesBySpan: [Int: [RunSliceRecord]] = [:]
+        for slice in capture.slices where capture.spans.indices.contains(slice.span) && slice.endNs >= slice.beginNs {
+            slicesBySpan[slice.span, default: []].append(slice)
         }
+        let offCPUByThread = capture.switches.isEmpty ? nil : capture.offCPUIntervals()
+        let switchesCompleteUntil = capture.switchesCompleteUntilNs ?? .max
         var result: [Int: TimeBreakdown] = [:]
         for (index, span) in capture.spans.enumerated() {
             guard let end = span.endNs, end >= span.beginNs else { continue }
             let wall = end - span.beginNs
+            let windows = slicesBySpan[index].map { $0.map { (tid: $0.threadId, beginNs: $0.beginNs, endNs: $0.endNs) } }
+                ?? [(tid: span.threadId, beginNs: span.beginNs, endNs: end)]
+            let onThread = min(windows.reduce(0) { $0 + ($1.endNs - $1.beginNs) }, wall)
             var time = TimeBreakdown()
-            time.add(wallNs: wall, cpuNs: UInt64(samplesBySpan[index]) * metadata.periodNs,
-                     onThreadNs: onThreadBySpan[index] ?? wall)
+            if let offCPUByThread, end <= switchesCompleteUntil, windows.allSatisfy({ offCPUByThread[$0.tid] != nil }) {
+                var offCPU: UInt64 = 0
+                for window in windows {
+                    offCPU += offCPUByThread[window.tid]?.overlap(beginNs: window.beginNs, endNs: window.endNs) ?? 0
+                }
+                offCPU = min(offCPU, onThread)
+                time = TimeBreakdown(requests: 1, wallNs: wall, cpuNs: onThread - offCPU, offCPUNs: offCPU,
+                                     suspendedNs: wall - onThread)
+            } else {
+                time.add(wallNs: wall, cpuNs: UInt64(samplesBySpan[index]) * metadata.periodNs, onThreadNs: onThread)
+            }
             result[index] = time
         }
         return result

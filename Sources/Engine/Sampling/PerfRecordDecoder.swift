@@ -1,7 +1,7 @@
 /// Walks and decodes the records of one perf ring's data area.
 ///
 /// Layouts follow `sample_type = IP | TID | TIME | CPU | CALLCHAIN | STACK_USER` with `sample_id_all = 1`, as opened by
-/// `profd_perf_open_cpu_clock`.
+/// `profd_perf_open_cpu_clock` (which also asks for `context_switch` records).
 enum PerfRecordDecoder {
     enum RecordType {
         static let exit: UInt32 = 4 // PERF_RECORD_EXIT
@@ -10,12 +10,17 @@ enum PerfRecordDecoder {
         static let fork: UInt32 = 7 // PERF_RECORD_FORK
         static let sample: UInt32 = 9 // PERF_RECORD_SAMPLE
         static let lostSamples: UInt32 = 13 // PERF_RECORD_LOST_SAMPLES
+        static let contextSwitch: UInt32 = 14 // PERF_RECORD_SWITCH
     }
 
     /// `PERF_CONTEXT_MAX`: callchain entries at or above it are context markers, not addresses.
     static let contextMax = UInt64(bitPattern: -4095)
     static let cpuModeMask: UInt16 = 7 // PERF_RECORD_MISC_CPUMODE_MASK
     static let cpuModeKernel: UInt16 = 1 // PERF_RECORD_MISC_KERNEL
+    /// On a SWITCH record: the thread left the CPU (otherwise it entered it).
+    static let switchOut: UInt16 = 0x2000 // PERF_RECORD_MISC_SWITCH_OUT
+    /// On a switch-out: the thread was preempted while still runnable (it did not block).
+    static let switchOutPreempt: UInt16 = 0x4000 // PERF_RECORD_MISC_SWITCH_OUT_PREEMPT
     /// Bytes of the `sample_id` trailer on non-sample records: {pid, tid}, {time}, {cpu, res}.
     static let sampleIDTrailer = 24
     /// The largest record the kernel can write (`header.size` is 16 bits).
@@ -28,6 +33,7 @@ enum PerfRecordDecoder {
         case exit(pid: Int32, tid: Int32, timeNs: UInt64)
         case comm(pid: Int32, tid: Int32, name: String)
         case lost(count: UInt64)
+        case contextSwitch(pid: Int32, ContextSwitch)
         case other(type: UInt32)
         case malformed
     }
@@ -115,6 +121,13 @@ enum PerfRecordDecoder {
             // header, id, lost
             guard count >= 24 else { return .malformed }
             return .lost(count: u64(16))
+        case RecordType.contextSwitch:
+            // header, then only the sample_id trailer: {pid, tid}, time, {cpu, res}
+            guard count >= 8 + sampleIDTrailer else { return .malformed }
+            let kind: ContextSwitch.Kind = misc & switchOut == 0 ? .switchIn
+                : misc & switchOutPreempt != 0 ? .preempted : .switchOut
+            return .contextSwitch(pid: Int32(bitPattern: u32(8)),
+                                  ContextSwitch(tid: Int32(bitPattern: u32(12)), timeNs: u64(16), kind: kind))
         case RecordType.lostSamples:
             // header, lost
             guard count >= 16 else { return .malformed }

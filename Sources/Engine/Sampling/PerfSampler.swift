@@ -3,13 +3,16 @@ import Glibc
 #endif
 internal import CProfdShim
 
-/// Samples every thread of one process with `perf_event_open(2)` software `cpu-clock` events.
+/// Samples every thread of one process with `perf_event_open(2)` software `cpu-clock` events, and records
+/// the threads' context switches (`PERF_RECORD_SWITCH`: each time one leaves or enters a CPU).
 ///
 /// Why per-CPU events: only `inherit = 1` covers threads created after the session starts, and the kernel
 /// refuses to mmap an inherited per-thread (`cpu = -1`) event. So each thread present at start gets one event
 /// per online CPU (`pid = tid, cpu = N`), all events of CPU N write into one ring (`PERF_EVENT_IOC_SET_OUTPUT`),
 /// and threads created later inherit them (their FORK records name them). `rescanThreads()` is the safety net
-/// for threads created while the events were being opened.
+/// for threads created while the events were being opened. A switch is written by the event of the CPU it
+/// happens on, so a thread's switch-out and switch-in can land in different rings; inherited threads' records
+/// go to the rings of the events they inherited.
 ///
 /// Not thread-safe: use it from one thread (or one isolation domain) at a time.
 public final class PerfSampler {
@@ -113,8 +116,14 @@ public final class PerfSampler {
 
     /// Consumes every complete record in every ring and hands the target's events to `body`, ring by ring
     /// (each ring is in time order; rings are not merged). Samples of other processes are counted and dropped.
-    /// Does nothing after `stop()`.
+    /// Context switches are counted and dropped; `drain(_:switches:)` delivers them. Does nothing after `stop()`.
     public func drain(_ body: (SamplerEvent) -> Void) {
+        drain(body, switches: { _ in })
+    }
+
+    /// Like `drain(_:)`, and hands the target's context switches to `switches`, ring by ring: a thread's
+    /// switch-out and its next switch-in may sit in different rings, or arrive in different drains.
+    public func drain(_ body: (SamplerEvent) -> Void, switches: (ContextSwitch) -> Void) {
         guard !stopped else { return }
         if !pendingEvents.isEmpty {
             let pending = pendingEvents
@@ -128,7 +137,7 @@ public final class PerfSampler {
             let newTail = PerfRecordDecoder.walk(
                 data: data, size: ring.dataSize, tail: ring.tail, head: head, scratch: scratch
             ) { type, misc, record in
-                handle(PerfRecordDecoder.decode(type: type, misc: misc, record: record), body)
+                handle(PerfRecordDecoder.decode(type: type, misc: misc, record: record), body, switches)
             }
             profd_perf_ring_set_tail(ring.base, newTail)
             counters.bytesRead &+= newTail &- ring.tail
@@ -163,7 +172,8 @@ public final class PerfSampler {
     // MARK: Private
 
     @inline(__always)
-    private func handle(_ record: PerfRecordDecoder.Record, _ body: (SamplerEvent) -> Void) {
+    private func handle(_ record: PerfRecordDecoder.Record, _ body: (SamplerEvent) -> Void,
+                        _ switches: (ContextSwitch) -> Void) {
         switch record {
         case .sample(let sample):
             guard sample.pid == pid else {
@@ -184,6 +194,10 @@ public final class PerfSampler {
         case .lost(let count):
             counters.lost &+= count
             body(.lost(count: count))
+        case .contextSwitch(let switchPid, let contextSwitch):
+            guard switchPid == pid else { return }
+            counters.contextSwitches &+= 1
+            switches(contextSwitch)
         case .other, .malformed:
             return
         }

@@ -46,6 +46,36 @@ public struct RawSample: Sendable, Equatable {
     }
 }
 
+/// A sampled thread left or entered a CPU: one `PERF_RECORD_SWITCH`, written by the kernel's scheduler.
+///
+/// A thread is off CPU from a switch-out (or preemption) to its next switch-in. The two records of one
+/// interval can come from different CPUs' rings, so sort a thread's switches by time before pairing them.
+public struct ContextSwitch: Sendable, Hashable {
+    public enum Kind: UInt8, Sendable, Hashable {
+        /// The thread left the CPU because it blocked or slept (a syscall, a lock, a sleep).
+        case switchOut
+        /// The thread left the CPU while still runnable: preempted, waiting in the run queue.
+        case preempted
+        /// The thread got a CPU again.
+        case switchIn
+    }
+
+    // Stored time first: 16 bytes a record, as the capture keeps them.
+    /// `CLOCK_MONOTONIC` nanoseconds, comparable with samples and spans.
+    public var timeNs: UInt64
+    public var tid: Int32
+    public var kind: Kind
+
+    public init(tid: Int32, timeNs: UInt64, kind: Kind) {
+        self.tid = tid
+        self.timeNs = timeNs
+        self.kind = kind
+    }
+
+    /// A switch-out of either kind.
+    public var isOut: Bool { kind != .switchIn }
+}
+
 /// What `PerfSampler.drain` delivers, in ring order per CPU (rings are not merged by time).
 public enum SamplerEvent: Sendable, Equatable {
     case sample(RawSample)
@@ -71,6 +101,8 @@ public struct SamplerStatistics: Sendable, Equatable {
     public var threadsCovered: Int = 0
     /// Open perf event file descriptors (threads opened directly × online CPUs).
     public var eventsOpen: Int = 0
+    /// Context-switch records of the target delivered by `drain`.
+    public var contextSwitches: UInt64 = 0
     /// Ring bytes consumed by `drain`.
     public var bytesRead: UInt64 = 0
 

@@ -12,6 +12,8 @@
 //       N concurrent async requests on /alpha and /beta, bursts of CPU between awaits.
 //   profd-testload sleepy --requests N
 //       N sequential /sleepy requests: Task.sleep 200 ms, then 10 ms of CPU.
+//   profd-testload blocking --requests N
+//       N sequential /blocking requests in a sync span: usleep 100 ms (the thread blocks), then 10 ms of CPU.
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
 //
@@ -333,8 +335,28 @@ func runSleepy(_ options: Options) -> UInt64 {
     return results.total
 }
 
+/// One /blocking request's work: the thread blocks in `usleep` for 100 ms (off CPU, still holding the
+/// request), then burns 10 ms of CPU.
+@inline(never)
+func blockThenBurn() -> UInt64 {
+    usleep(100_000)
+    return burnCPU(milliseconds: 10)
+}
+
+/// `blocking --requests N`: N requests one after another on /blocking, each a synchronous span on the
+/// calling thread that blocks in a syscall for 100 ms and then burns 10 ms of CPU.
+func runBlocking(_ options: Options) -> UInt64 {
+    let requests = Int(options.double("requests", default: 5))
+    var checksum: UInt64 = 0
+    for _ in 0..<requests {
+        checksum ^= profiler.map { $0.withSpan(route: "/blocking") { blockThenBurn() } } ?? blockThenBurn()
+    }
+    return checksum
+}
+
 let modes: [String: (Options) -> UInt64] = [
     "async-routes": runAsyncRoutes,
+    "blocking": runBlocking,
     "sleepy": runSleepy,
     "main-exits-first": runMainExitsFirst,
     "requests": runRequests,
