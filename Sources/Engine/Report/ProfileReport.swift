@@ -75,7 +75,9 @@ public struct RequestSummary: Codable, Sendable, Equatable {
 
 /// Where requests' wall-clock time went, in nanoseconds summed over the finished requests.
 ///
-/// `wallNs = cpuNs + offCPUNs + suspendedNs`. On CPU comes from samples. For a request whose async work
+/// `wallNs = cpuNs + offCPUNs + suspendedNs`. Off CPU comes from the kernel's context-switch records
+/// (exact), and on CPU is the rest of the time on a thread; in sessions without switch records, on CPU
+/// comes from samples and off CPU is the remainder. For a request whose async work
 /// was stamped job by job (run slices), the time its jobs held a thread is `cpuNs + offCPUNs` (off CPU
 /// while holding a thread: blocked in a syscall, waiting for a lock, preempted), and the rest is
 /// `suspendedNs`: awaiting with no thread at all. A request without slices holds its thread throughout.
