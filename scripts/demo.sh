@@ -3,11 +3,13 @@
 #
 # Starts profd with a local state directory, starts profd-demo (which links ProfClient and profiles
 # itself through profd's socket), sends a few thousand requests to /compute and /hash, stops the
-# server (which stops the session), prints the /compute text tree and every report file written.
-# Every process it starts is stopped on exit, whatever happens.
+# server (which stops the session), prints the "GET /compute" text tree and every report file written.
+# Reports are named "<method> <route>" by the demo's ProfdMiddleware. Every process it starts is stopped
+# on exit, whatever happens.
 #
 # Environment: STATE_DIR (default ./.profd), DEMO_PORT (default 18080), COMPUTE_REQUESTS (1500),
-# HASH_REQUESTS (1500), PROFD_BIN_DIR and DEMO_BIN (prebuilt binaries).
+# HASH_REQUESTS (1500), PROFD_BIN_DIR and DEMO_BIN (prebuilt binaries), DEMO_ARGS (more profd-demo
+# options, for example "--sampled-percentage 10").
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +39,8 @@ for _ in $(seq 100); do [ -S "$socket" ] && break; sleep 0.1; done
 [ -S "$socket" ] || { cat "$STATE_DIR/profd.log" >&2; echo "profd did not start" >&2; exit 1; }
 
 say "starting profd-demo on 127.0.0.1:$DEMO_PORT"
-"$DEMO_BIN" --port "$DEMO_PORT" --socket "$socket" >"$STATE_DIR/demo.log" 2>&1 &
+# shellcheck disable=SC2086 # DEMO_ARGS is a list of options
+"$DEMO_BIN" --port "$DEMO_PORT" --socket "$socket" ${DEMO_ARGS:-} >"$STATE_DIR/demo.log" 2>&1 &
 demo_pid=$!
 pids=("$demo_pid" "${pids[@]}")
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$DEMO_PORT/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -59,8 +62,8 @@ cat "$STATE_DIR/demo.log" | grep '^profd-demo:' >&2 || true
 session=$(sed -n 's/^profd-demo: session \([^ ]*\) reports in .*/\1/p' "$STATE_DIR/demo.log" | tail -1)
 [ -n "$session" ] || { echo "the demo did not report a session; profd log:" >&2; tail -20 "$STATE_DIR/profd.log" >&2; exit 1; }
 
-say "/compute, as text (profctl --state-dir $STATE_DIR dump --format text --route /compute)"
-"$PROFD_BIN_DIR/profctl" --state-dir "$STATE_DIR" dump --session "$session" --format text --route /compute
+say "GET /compute, as text (profctl --state-dir $STATE_DIR dump --format text --route 'GET /compute')"
+"$PROFD_BIN_DIR/profctl" --state-dir "$STATE_DIR" dump --session "$session" --format text --route "GET /compute"
 
 say "report files written"
 find "$STATE_DIR/sessions/$session" -type f | sort

@@ -1,5 +1,5 @@
 // swift-tools-version: 6.0
-// profd-demo: a real Hummingbird server that profiles itself through ProfClient.
+// profd-demo: a real Hummingbird server that profiles itself with profd through ProfdMiddleware.
 //
 // It is a separate package so that the profd core never builds Hummingbird.
 import Foundation
@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(path: "../.."),
+        .package(path: "../../Integrations/Hummingbird/profd-hummingbird"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
@@ -24,6 +25,7 @@ let package = Package(
             name: "ProfdDemo",
             dependencies: [
                 .product(name: "ProfClient", package: profdPackage),
+                .product(name: "ProfdHummingbird", package: "profd-hummingbird"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -19,7 +19,7 @@ demo_status=$?
 check "make demo's script succeeds" test "$demo_status" -eq 0
 [ "$demo_status" -eq 0 ] || { cat "$work/demo.err" "$work/state/profd.log" 2>/dev/null | tail -40; }
 
-check "the /compute tree shows randomNumber above addNumbers" python3 - "$work/demo.out" <<'PY'
+check "the GET /compute tree shows randomNumber above addNumbers" python3 - "$work/demo.out" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 def seconds(name):
@@ -27,35 +27,35 @@ def seconds(name):
     return float(m.group(1)) if m else 0.0
 r, a = seconds("randomNumber()"), seconds("addNumbers(_:_:)")
 print(f"randomNumber {r}s, addNumbers {a}s")
-assert r > 0.05, "randomNumber missing from the /compute tree"
+assert r > 0.05, "randomNumber missing from the GET /compute tree"
 assert r > 3 * a, "randomNumber should hold far more time than addNumbers"
 PY
 
 check "profctl dump --format json prints valid JSON for the latest session" bash -c \
-  "'$profctl' --state-dir '$work/state' dump --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"session\"; assert {r[\"route\"] for r in d[\"routes\"]} >= {\"/compute\",\"/hash\"}, d[\"routes\"]'"
+  "'$profctl' --state-dir '$work/state' dump --format json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"kind\"]==\"session\"; routes={r[\"route\"] for r in d[\"routes\"]}; assert routes >= {\"GET /compute\",\"GET /hash\"}, routes; assert not routes & {\"/compute\",\"/hash\"}, routes'"
 
-check "the /compute JSON names randomNumber with its sample count" bash -c \
-  "'$profctl' --state-dir '$work/state' dump --format json --route /compute | python3 -c '
+check "the GET /compute JSON names randomNumber with its sample count" bash -c \
+  "'$profctl' --state-dir '$work/state' dump --format json --route \"GET /compute\" | python3 -c '
 import json,sys
 d=json.load(sys.stdin)
-assert d[\"route\"]==\"/compute\"
+assert d[\"route\"]==\"GET /compute\"
 f=[x for x in d[\"functions\"] if x[\"function\"].endswith(\"randomNumber()\")]
 assert f and f[0][\"totalSamples\"]>0, f
 add=[x for x in d[\"functions\"] if x[\"function\"].endswith(\"addNumbers(_:_:)\")]
 assert f[0][\"totalSamples\"] > (add[0][\"totalSamples\"] if add else 0)
 print(\"randomNumber samples\", f[0][\"totalSamples\"])'"
 
-check "--route /hash prints only that route's tree" bash -c \
-  "'$profctl' --state-dir '$work/state' dump --format json --route /hash | python3 -c '
+check "--route 'GET /hash' prints only that route's tree" bash -c \
+  "'$profctl' --state-dir '$work/state' dump --format json --route \"GET /hash\" | python3 -c '
 import json,sys
 d=json.load(sys.stdin)
-assert d[\"kind\"]==\"route\" and d[\"route\"]==\"/hash\"
+assert d[\"kind\"]==\"route\" and d[\"route\"]==\"GET /hash\"
 names=[x[\"function\"] for x in d[\"functions\"]]
 assert any(n.endswith(\"hashPayload(rounds:)\") for n in names), names[:10]
 assert not any(\"randomNumber\" in n or n.endswith(\"compute(iterations:)\") for n in names)'"
 
-check "--route /hash as text names hashPayload and not /compute's functions" bash -c \
-  "out=\$('$profctl' --state-dir '$work/state' dump --format text --route /hash) && grep -q 'hashPayload' <<<\"\$out\" && ! grep -q 'randomNumber' <<<\"\$out\""
+check "--route 'GET /hash' as text names hashPayload and not GET /compute's functions" bash -c \
+  "out=\$('$profctl' --state-dir '$work/state' dump --format text --route \"GET /hash\") && grep -q 'hashPayload' <<<\"\$out\" && ! grep -q 'randomNumber' <<<\"\$out\""
 
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema >/dev/null 2>&1
 check "every JSON report profd wrote validates against docs/report-schema.json" python3 - "$here/docs/report-schema.json" "$work/state/sessions" <<'PY'
