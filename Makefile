@@ -4,14 +4,18 @@ STATE_DIR ?= ./.profd
 DEMO_PACKAGE := Examples/profd-demo
 APT_PACKAGES := libsystemd-dev curl python3 python3-jsonschema
 
-.PHONY: demo test deps build release demo-build unit-test e2e-test clean
+INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
+                Integrations/Vapor/profd-vapor:.build-vapor \
+                Integrations/Tracing:.build-tracing
+
+.PHONY: demo test deps build release demo-build unit-test integration-test e2e-test bench-throughput clean
 
 ## Install missing system packages (Debian), build in release, run the demo.
 demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
-## Every test: unit, real-kernel integration, and the end-to-end demo path.
-test: deps release demo-build unit-test e2e-test
+## Every test: unit, real-kernel integration, framework integrations, and the end-to-end demo path.
+test: deps release demo-build unit-test integration-test e2e-test
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -30,8 +34,24 @@ demo-build:
 unit-test:
 	$(SWIFT) test
 
+## Hummingbird, Vapor and tracing: each its own package, each tested against a real server and a real profd
+## (the debug profd that `swift test` built at the root).
+integration-test:
+	$(SWIFT) build
+	@set -e; for entry in $(INTEGRATIONS); do \
+	  package=$${entry%%:*}; scratch=$${entry##*:}; \
+	  echo "==> $$package"; \
+	  $(SWIFT) build --build-tests --package-path $$package --scratch-path $$scratch; \
+	  $(SWIFT) test --skip-build --package-path $$package --scratch-path $$scratch; \
+	done
+
 e2e-test:
 	Tests/EndToEnd/demo-e2e.sh
 
+## wrk against the demo server: profiling off, on for 100% and for 10% of requests (see BENCHMARKS.md).
+bench-throughput: deps release demo-build
+	@command -v wrk >/dev/null || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	benchmarks/throughput.sh
+
 clean:
-	rm -rf .build $(DEMO_PACKAGE)/.build
+	rm -rf .build .build-hb .build-vapor .build-tracing $(DEMO_PACKAGE)/.build

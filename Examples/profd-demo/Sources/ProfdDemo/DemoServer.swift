@@ -53,6 +53,9 @@ struct DemoServer: AsyncParsableCommand {
     @Option(help: "Threads of the pool that runs profiled requests (default: one per CPU).")
     var executorThreads: Int?
 
+    @Flag(help: "Run without profd: no session, no middleware (the baseline of the throughput benchmark).")
+    var noProfiling = false
+
     @Flag(help: "Print one line per profiled request (route, status, wall time) to standard error.")
     var printEachRequest = false
 
@@ -93,14 +96,14 @@ struct DemoServer: AsyncParsableCommand {
         clientConfiguration.printEachRequest = printEachRequest
         if let executorThreads { clientConfiguration.executorThreads = executorThreads }
         let profiler = ProfClient(configuration: clientConfiguration)
-        profiler.start()
+        if !noProfiling { profiler.start() }
 
         let iterations = computeIterations
         let rounds = hashRounds
         let router = Router()
         // First, so that it wraps every route below (Router applies middleware to routes added after it).
         // It names each report after the matched route ("GET /compute") and records the response status.
-        router.add(middleware: ProfdMiddleware(profiler: profiler))
+        if !noProfiling { router.add(middleware: ProfdMiddleware(profiler: profiler)) }
         router.get("/compute") { _, _ -> String in
             "total \(compute(iterations: iterations))\n"
         }
@@ -116,7 +119,9 @@ struct DemoServer: AsyncParsableCommand {
         try await app.runService()
 
         // Graceful shutdown: stop the session so profd writes the reports, and say where they are.
-        if let result = profiler.stop(timeout: .seconds(60)) {
+        if noProfiling {
+            print("profd-demo: ran without profiling")
+        } else if let result = profiler.stop(timeout: .seconds(60)) {
             print("profd-demo: session \(result.sessionId) reports in \(result.reportDirectory)")
         } else {
             print("profd-demo: profd did not confirm the reports (is profd running?)")
