@@ -13,7 +13,7 @@ struct Profctl: ParsableCommand {
             Exit codes: 0 ok, 1 error, 2 usage (unknown option, format or flag), 3 not found.
 
             Examples:
-              profctl dump --format text --route /compute
+              profctl dump --format text --route "GET /compute"
               profctl --state-dir ./.profd dump --format json
               profctl list
             """,
