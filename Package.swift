@@ -44,6 +44,7 @@ let package = Package(
             name: "ProfdEngine",
             dependencies: [
                 "CProfdShim",
+                "ProfdProtocol",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Engine"
@@ -102,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProfdEngineTests",
-            dependencies: ["ProfdEngine", "ProfdTestKit"],
+            dependencies: ["ProfdEngine", "ProfdProtocol", "ProfdTestKit"],
             path: "Tests/ProfdEngineTests",
             exclude: ["Golden"]
         ),

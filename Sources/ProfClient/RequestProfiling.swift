@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ProfdProtocol
 import Synchronization
 
 extension ProfClient {
@@ -66,13 +67,18 @@ extension ProfClient {
         method.isEmpty ? route : "\(method) \(route)"
     }
 
-    /// Prints one line per request to standard error when `printEachRequest` is set.
+    /// Prints one line per request to standard error when `printEachRequest` is set, skipping the routes
+    /// the session's route filters leave out of the reports.
     private func report(_ request: RequestSpan, method: String, path: String, began: ContinuousClock.Instant, failed: Bool) {
-        guard core.configuration.printEachRequest else { return }
+        let configuration = core.configuration
+        guard configuration.printEachRequest else { return }
         let elapsed = ContinuousClock.now - began
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let status = request.status ?? (failed ? 500 : 200)
         let route = Self.routeName(method: method, route: request.route ?? path)
+        if configuration.excludedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) }) { return }
+        if !configuration.includedRoutes.isEmpty,
+           !configuration.includedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) }) { return }
         let line = "profd: \(Self.printable(route)) \(status) \(Self.formatMs(ms)) ms (\(Self.printable(path)))\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }

@@ -57,13 +57,51 @@ assert not any(\"randomNumber\" in n or n.endswith(\"compute(iterations:)\") for
 check "--route 'GET /hash' as text names hashPayload and not GET /compute's functions" bash -c \
   "out=\$('$profctl' --state-dir '$work/state' dump --format text --route \"GET /hash\") && grep -q 'hashPayload' <<<\"\$out\" && ! grep -q 'randomNumber' <<<\"\$out\""
 
+# A second, small session with the client options: every format, a report per request, GET /hash excluded.
+opts="$work/options"; mkdir -p "$opts"
+"$here/.build/release/profd" --state-dir "$opts/state" --socket "$opts/profd.sock" 2>"$opts/profd.log" &
+opts_profd=$!
+for _ in $(seq 100); do [ -S "$opts/profd.sock" ] && break; sleep 0.1; done
+opts_port=$(( ${DEMO_PORT:-18181} + 1 ))
+"$here/Examples/profd-demo/.build/release/profd-demo" --port "$opts_port" --socket "$opts/profd.sock" \
+  --formats text,json,html --slow-request-ms 0 --report-file-name '{method}-{route}-{id}' \
+  --exclude-route 'GET /hash' --print-each-request >"$opts/demo.out" 2>"$opts/demo.err" &
+opts_demo=$!
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$opts_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS -o /dev/null "http://127.0.0.1:$opts_port/compute?i=[1-20]"
+curl -fsS -o /dev/null "http://127.0.0.1:$opts_port/hash?i=[1-10]"
+kill -TERM "$opts_demo"; wait "$opts_demo"
+kill -TERM "$opts_profd"; wait "$opts_profd"
+check "options: 20 kept request reports in text, JSON and HTML; GET /hash excluded and counted" python3 - "$opts/state/sessions" <<'PY'
+import glob, json, os, sys
+[session] = glob.glob(sys.argv[1] + "/*/")
+names = sorted(os.listdir(session + "requests"))
+assert len(names) == 60, (len(names), names[:6])
+assert all(n.startswith("GET-compute-") for n in names), names[:3]
+assert {n.rsplit(".", 1)[1] for n in names} == {"txt", "json", "html"}
+s = json.load(open(session + "session.json"))
+assert [r["route"] for r in s["routes"]] == ["GET /compute"], s["routes"]
+assert set(s["routes"][0]["files"]) == {"json", "text", "html"}
+assert len(s["keptRequests"]) == 20 and all(k["route"] == "GET /compute" for k in s["keptRequests"])
+# GET /hash (10) and the health checks made while the session ran.
+assert s["session"]["excludedRequests"] >= 10, s["session"]
+r = json.load(open(session + s["keptRequests"][0]["files"]["json"]))
+assert r["kind"] == "request" and r["request"]["spanId"] == s["keptRequests"][0]["spanId"]
+html = open(session + "session.html").read()
+assert html.startswith("<!DOCTYPE html>") and "GET /compute" in html and "<script" not in html
+print(f"{len(names)} request files, excluded {s['session']['excludedRequests']} requests")
+PY
+check "options: --print-each-request prints one line per profiled request" bash -c \
+  "test \$(grep -c '^profd: GET /compute 200 ' '$opts/demo.err') -eq 20 && ! grep -q 'GET /hash' '$opts/demo.err'"
+
 python3 -c 'import jsonschema' 2>/dev/null || python3 -m pip install -q jsonschema >/dev/null 2>&1
-check "every JSON report profd wrote validates against docs/report-schema.json" python3 - "$here/docs/report-schema.json" "$work/state/sessions" <<'PY'
+check "every JSON report profd wrote validates against docs/report-schema.json" python3 - "$here/docs/report-schema.json" "$work/state/sessions" "$work/options/state/sessions" <<'PY'
 import glob, json, sys, jsonschema
 schema = json.load(open(sys.argv[1]))
 jsonschema.Draft202012Validator.check_schema(schema)
 validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
 files = glob.glob(sys.argv[2] + "/*/session.json") + glob.glob(sys.argv[2] + "/*/routes/*.json")
+files += glob.glob(sys.argv[3] + "/*/*.json") + glob.glob(sys.argv[3] + "/*/*/*.json")
 assert len(files) >= 3, files
 for path in files:
     errors = sorted(validator.iter_errors(json.load(open(path))), key=str)

@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 /// What a session asked of its reports: which formats, which routes, which requests keep a report of their own.
 ///
@@ -41,31 +42,6 @@ public struct ReportOptions: Sendable, Equatable {
     }
 }
 
-/// Glob matching of route names: `*` matches any run of characters (slashes included); everything else
-/// matches itself. `"GET /api/*"` matches `"GET /api/users/:id"`.
-public enum RoutePattern {
-    public static func matches(_ route: String, pattern: String) -> Bool {
-        let text = Array(route.unicodeScalars)
-        let glob = Array(pattern.unicodeScalars)
-        // Iterative wildcard matching with one backtrack point: linear in practice, never exponential.
-        var t = 0, g = 0
-        var starG = -1, starT = 0
-        while t < text.count {
-            if g < glob.count, glob[g] != "*", glob[g] == text[t] {
-                t += 1; g += 1
-            } else if g < glob.count, glob[g] == "*" {
-                starG = g; starT = t; g += 1
-            } else if starG >= 0 {
-                starT += 1; t = starT; g = starG + 1
-            } else {
-                return false
-            }
-        }
-        while g < glob.count, glob[g] == "*" { g += 1 }
-        return g == glob.count
-    }
-}
-
 /// One request that keeps a full report of its own.
 public struct KeptRequest: Codable, Sendable, Equatable {
     public var spanId: UInt64
@@ -102,7 +78,8 @@ public enum RequestFileName {
     public static func make(template: String, request: KeptRequest) -> String {
         let parts = request.route.split(separator: " ", maxSplits: 1)
         let method = parts.count == 2 ? String(parts[0]) : ""
-        let path = parts.count == 2 ? String(parts[1]) : request.route
+        var path = parts.count == 2 ? String(parts[1]) : request.route
+        if path.hasPrefix("/") { path.removeFirst() }
         let compactTime = request.startedAt.filter { $0 != "-" && $0 != ":" }
         var expanded = template
         for (key, value) in [("{route}", path), ("{method}", method), ("{status}", String(request.status)),

@@ -1,5 +1,6 @@
 import Foundation
 import ProfdEngine
+import ProfdProtocol
 import Testing
 
 @Suite("Report options: route filters, kept requests, formats")
@@ -74,7 +75,7 @@ struct ReportOptionsTests {
     func requestFileNames() {
         let request = KeptRequest(spanId: 42, route: "GET /users/:id", status: 404, beginNs: 0, endNs: 12_500_000,
                                   time: TimeBreakdown(), startedAt: "2026-11-26T13:45:01.123Z")
-        #expect(RequestFileName.make(template: "{time}-{route}-{id}", request: request) == "20261126T134501.123Z-_users_id-42")
+        #expect(RequestFileName.make(template: "{time}-{route}-{id}", request: request) == "20261126T134501.123Z-users_id-42")
         #expect(RequestFileName.make(template: "{method}_{status}_{ms}ms", request: request) == "GET_404_12ms")
         #expect(RequestFileName.make(template: "../../etc/passwd", request: request) == "_.._etc_passwd")
         #expect(RequestFileName.make(template: "///", request: request) == "request-42")
