@@ -62,6 +62,13 @@ extension ProfClient {
         }
     }
 
+    /// Whether to profile the next request: true while profiling for exactly `sampledPercentage` percent of
+    /// calls, spread evenly. `profileRequest` calls it; integrations that begin spans themselves (the
+    /// tracer) call it once per request.
+    public func picksNextRequest() -> Bool {
+        core.profiling.load(ordering: .relaxed) && core.picksNextRequest()
+    }
+
     /// `"GET /users/:id"`: the name a request's route report gets.
     public static func routeName(method: String, route: String) -> String {
         method.isEmpty ? route : "\(method) \(route)"

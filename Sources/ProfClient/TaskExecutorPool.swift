@@ -77,6 +77,17 @@ extension ProfClient {
     }
 }
 
+extension ProfClient {
+    /// The bookkeeping of one job of `span`, without running anything: the two clock reads and the slice a
+    /// pool thread records around each job. For `profd-client-bench` only.
+    @_spi(Benchmarks)
+    public func recordJobForBenchmark(of span: Span) {
+        let begin = profd_monotonic_ns()
+        let executor = SpanTaskExecutor(pool: attributionPool, spanId: span.id, core: core)
+        executor.recordSlice(threadId: ThreadID.current, beginNs: begin, endNs: profd_monotonic_ns())
+    }
+}
+
 /// The task executor of one request: runs its jobs on the pool and records each job as a run slice.
 final class SpanTaskExecutor: TaskExecutor {
     let pool: ProfClient.TaskExecutorPool

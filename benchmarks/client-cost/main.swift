@@ -3,10 +3,12 @@
 //   swift run -c release profd-client-bench
 //
 // Measures, with profiling started and no daemon listening (the flusher drops what it takes, so the
-// buffer never fills): a sync span (beginSpan + endSpan), and an async request on a TaskExecutorPool
-// (span + executor preference + one stamped job) against the same request without ProfClient.
+// buffer never fills): a sync span (beginSpan + endSpan); the client's bookkeeping for one request whose
+// one job is stamped (what the attribution costs, without moving the task); and async requests through
+// `withSpan(route:on:)` / `profileRequest`, one at a time and 64 in flight, against the same requests
+// without ProfClient (what moving the task onto the attribution pool costs).
 import Foundation
-import ProfClient
+@_spi(Benchmarks) import ProfClient
 
 func nanoseconds(_ body: () -> Void) -> UInt64 {
     let start = DispatchTime.now().uptimeNanoseconds
@@ -29,6 +31,17 @@ for _ in 0..<3 {
         }
     }
     print(String(format: "sync span (beginSpan + endSpan): %.0f ns", Double(elapsed) / Double(syncIterations)))
+}
+
+for _ in 0..<3 {
+    let elapsed = nanoseconds {
+        for _ in 0..<syncIterations {
+            let span = client.beginSpan(route: "/bench")
+            client.recordJobForBenchmark(of: span)
+            client.endSpan(span, status: 200)
+        }
+    }
+    print(String(format: "request bookkeeping (beginSpan + one stamped job + endSpan): %.0f ns", Double(elapsed) / Double(syncIterations)))
 }
 
 let pool = ProfClient.TaskExecutorPool(threads: 2)

@@ -87,7 +87,8 @@ public struct ProfdTracer: Tracer {
         line: UInt
     ) -> ProfdSpan {
         let context = context()
-        guard kind == .server else {
+        // Not a request, or not one of the `sampledPercentage` share: a span that records nothing.
+        guard kind == .server, profiler.picksNextRequest() else {
             return ProfdSpan(operationName: operationName, context: context, request: nil)
         }
         // The begin route is a stand-in: the span's end always names the route.
