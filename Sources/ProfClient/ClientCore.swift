@@ -55,7 +55,7 @@ final class ClientCore: Sendable {
         configuration.bufferCapacity = max(1, configuration.bufferCapacity)
         configuration.flushInterval = max(.milliseconds(1), configuration.flushInterval)
         configuration.reconnectInterval = max(.zero, configuration.reconnectInterval)
-        configuration.executorThreads = max(1, configuration.executorThreads)
+        configuration.executorThreads = configuration.executorThreads.map { max(1, $0) }
         configuration.sampledPercentage = configuration.sampledPercentage.isNaN ? 100 : configuration.sampledPercentage
         self.configuration = configuration
         var initial = SharedState()

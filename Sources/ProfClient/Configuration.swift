@@ -46,9 +46,11 @@ extension ProfClient {
         /// Keep a full per-request report for every request at least this slow (wall time); nil keeps none.
         /// `.zero` keeps one for every request. Every profiled request counts toward its route's report.
         public var slowRequestThreshold: Duration? = nil
-        /// Threads of the pool that runs profiled requests' async work, so that their samples can be
-        /// attributed job by job (`profileRequest`, `withSpan(route:on:)`). Created on first use.
-        public var executorThreads: Int = ProfClient.Configuration.processorCount
+        /// Where `profileRequest` runs profiled requests' jobs, stamping each so that samples are attributed
+        /// job by job. nil (the default): on the global concurrent executor's own threads, which costs
+        /// about a microsecond per request. A number: on that many dedicated threads (started on first
+        /// use), which costs a thread wake-up whenever they are idle.
+        public var executorThreads: Int? = nil
 
         /// A configuration with defaults, reading `PROFD_SOCKET` from the environment.
         public init(service: String) {

@@ -18,9 +18,10 @@ public final class ProfClient: Sendable {
 
     /// The pool that runs profiled requests' async work; started on first use.
     var attributionPool: TaskExecutorPool {
-        pool.withLock { pool in
+        guard core.configuration.executorThreads != nil else { return .globalExecutor }
+        return pool.withLock { pool in
             if let pool { return pool }
-            let created = TaskExecutorPool(threads: core.configuration.executorThreads)
+            let created = core.configuration.executorThreads.map { TaskExecutorPool(threads: $0) } ?? .globalExecutor
             pool = created
             return created
         }

@@ -2,32 +2,59 @@
 import Glibc
 #endif
 internal import CProfdShim
+import Dispatch
 import ProfdProtocol
 
 extension ProfClient {
-    /// Threads that run requests' async work and tell profd which request each piece of work belongs to.
+    /// Where requests' async work runs, so that ProfClient can tell profd which request each piece of work
+    /// belongs to.
     ///
     /// An async handler suspends at every `await` and may resume on another thread, and one thread runs
     /// many requests in turn, so a request's begin and end say little about which samples are its own.
     /// `withSpan(route:on:)` runs the handler with a task executor preference (SE-0417) for this pool:
-    /// every job of the request's task, and of its child tasks, runs on a pool thread that stamps its start
-    /// and end. The stamps go to profd in batches (`runSlices`) through the client's buffer, so a job
-    /// costs two clock reads and one buffer append, and no system call.
+    /// every job of the request's task, and of its child tasks, is stamped with its start and end and the
+    /// thread it ran on. The stamps go to profd in batches (`runSlices`) through the client's buffer, so a
+    /// job costs two clock reads and one buffer append, and no system call.
     public final class TaskExecutorPool: Sendable {
-        private let queue: JobQueue
+        private enum Backend: Sendable {
+            case threads(JobQueue)
+            case globalExecutor
+        }
+
+        private let backend: Backend
+        /// Dedicated threads; 0 for `globalExecutor`, which uses the global executor's threads.
         public let threadCount: Int
 
-        /// Starts `threads` threads (at least 1), named `profd-pool`.
+        /// Runs the jobs on the threads of Swift's global concurrent executor (libdispatch's pool), each
+        /// wrapped in its stamps. Nothing moves to another thread pool, so entering it costs about a
+        /// microsecond instead of a thread wake-up; this is what `profileRequest` uses by default.
+        public static let globalExecutor = TaskExecutorPool()
+
+        private init() {
+            backend = .globalExecutor
+            threadCount = 0
+        }
+
+        /// Starts `threads` dedicated threads (at least 1), named `profd-pool`: for tests and for apps that
+        /// want profiled requests kept off the global executor.
         public init(threads: Int) {
             threadCount = max(1, threads)
-            queue = JobQueue()
+            let queue = JobQueue()
+            backend = .threads(queue)
             for _ in 0..<threadCount { queue.spawnWorker() }
         }
 
-        deinit { queue.close() }
+        deinit {
+            if case .threads(let queue) = backend { queue.close() }
+        }
 
         func submit(_ work: JobQueue.Work) {
-            queue.push(work)
+            switch backend {
+            case .threads(let queue):
+                queue.push(work)
+            case .globalExecutor:
+                DispatchQueue.global().async { JobQueue.run(work, slot: WorkerSlot.currentOrInstalled()) }
+            }
         }
     }
 
@@ -182,18 +209,22 @@ final class JobQueue: Sendable {
 
     private func serve() {
         nameCurrentThread("profd-pool")
-        let slot = WorkerSlot(threadId: ThreadID.current)
-        slot.install()
-        while let work = pop() {
-            slot.executor = work.executor
-            slot.beginNs = profd_monotonic_ns()
-            work.job.runSynchronously(on: work.executor.asUnownedTaskExecutor())
-            // Nil when `cutSlice()` already recorded this job's part that belongs to the request.
-            if let executor = slot.executor {
-                executor.recordSlice(threadId: slot.threadId, beginNs: slot.beginNs, endNs: profd_monotonic_ns())
-            }
-            slot.executor = nil
+        let slot = WorkerSlot.currentOrInstalled()
+        while let work = pop() { Self.run(work, slot: slot) }
+    }
+
+    /// Runs one job on the calling thread between its two stamps.
+    static func run(_ work: Work, slot: WorkerSlot) {
+        // A job that runs another job inline (it should not, but the slot must survive it) keeps its own.
+        let outer = (slot.executor, slot.beginNs)
+        slot.executor = work.executor
+        slot.beginNs = profd_monotonic_ns()
+        work.job.runSynchronously(on: work.executor.asUnownedTaskExecutor())
+        // Nil when `cutSlice()` already recorded this job's part that belongs to the request.
+        if let executor = slot.executor {
+            executor.recordSlice(threadId: slot.threadId, beginNs: slot.beginNs, endNs: profd_monotonic_ns())
         }
+        (slot.executor, slot.beginNs) = outer
     }
 }
 
@@ -203,19 +234,25 @@ final class WorkerSlot {
     var executor: SpanTaskExecutor?
     var beginNs: UInt64 = 0
 
+    /// The slot is retained by its thread and released by the key's destructor when the thread exits.
     private static let key: pthread_key_t? = {
         var key = pthread_key_t()
-        return pthread_key_create(&key, nil) == 0 ? key : nil
+        return pthread_key_create(&key, { raw in
+            guard let raw else { return }
+            Unmanaged<WorkerSlot>.fromOpaque(raw).release()
+        }) == 0 ? key : nil
     }()
 
     init(threadId: UInt32) {
         self.threadId = threadId
     }
 
-    /// Makes this the calling thread's slot; the caller keeps it alive for the thread's life.
-    func install() {
-        guard let key = Self.key else { return }
-        pthread_setspecific(key, Unmanaged.passUnretained(self).toOpaque())
+    /// The calling thread's slot, created on its first job.
+    static func currentOrInstalled() -> WorkerSlot {
+        if let slot = current { return slot }
+        let slot = WorkerSlot(threadId: ThreadID.current)
+        if let key { pthread_setspecific(key, Unmanaged.passRetained(slot).toOpaque()) }
+        return slot
     }
 
     /// The calling thread's slot, nil off the pool.

@@ -350,7 +350,7 @@ struct ConfigurationTests {
         #expect(configuration.includedRoutes.isEmpty && configuration.excludedRoutes.isEmpty)
         #expect(configuration.sampledPercentage == 100)
         #expect(configuration.slowRequestThreshold == nil)
-        #expect(configuration.executorThreads >= 1)
+        #expect(configuration.executorThreads == nil)
     }
 
     @Test("the options travel in startSession")

@@ -8,7 +8,7 @@
 //       Calls getppid() in a loop from syscallHeavyCaller(): a frameless libc leaf under a Swift caller.
 //   profd-testload requests --seconds S
 //       Short /work requests for S seconds of wall time; prints ProfClient's reconnect and drop counts.
-//   profd-testload async-routes --requests N --bursts B --attribution task|thread
+//   profd-testload async-routes --requests N --bursts B --attribution task|global|thread
 //       N concurrent async requests on /alpha and /beta, bursts of CPU between awaits.
 //   profd-testload sleepy --requests N
 //       N sequential /sleepy requests: Task.sleep 200 ms, then 10 ms of CPU.
@@ -269,14 +269,17 @@ func asyncRequest(route: String, bursts: Int) async -> UInt64 {
     return value
 }
 
-/// `async-routes --requests N --bursts B --attribution task|thread`: N concurrent async requests, half
-/// /alpha and half /beta. `task` runs them on a 2-thread `TaskExecutorPool` with job-level attribution;
-/// `thread` uses plain spans on the global executor (2 threads on a 2-CPU machine): the naive baseline.
+/// `async-routes --requests N --bursts B --attribution task|global|thread`: N concurrent async requests,
+/// half /alpha and half /beta. `task` runs them on a dedicated 2-thread `TaskExecutorPool` with job-level
+/// attribution; `global` stamps their jobs on the global executor's own threads
+/// (`TaskExecutorPool.globalExecutor`, 2 threads on a 2-CPU machine); `thread` uses plain spans on the
+/// global executor: the naive baseline.
 func runAsyncRoutes(_ options: Options) -> UInt64 {
     let requests = Int(options.double("requests", default: 64))
     let bursts = Int(options.double("bursts", default: 20))
-    let byTask = (options.values["attribution"] ?? "task") == "task"
-    let pool = ProfClient.TaskExecutorPool(threads: 2)
+    let attribution = options.values["attribution"] ?? "task"
+    let byTask = attribution != "thread"
+    let pool = attribution == "global" ? ProfClient.TaskExecutorPool.globalExecutor : ProfClient.TaskExecutorPool(threads: 2)
     let done = DispatchSemaphore(value: 0)
     let results = Results()
     Task.detached {
