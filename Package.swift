@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "ProfClient", targets: ["ProfClient"]),
         .library(name: "ProfdProtocol", targets: ["ProfdProtocol"]),
         .library(name: "ProfdEngine", targets: ["ProfdEngine"]),
+        // For tests of integrations in other packages: a real profd, its reports, a bare HTTP client.
+        .library(name: "ProfdTestSupport", targets: ["ProfdTestSupport"]),
         .executable(name: "profd", targets: ["profd"]),
         .executable(name: "profctl", targets: ["profctl"]),
     ],
@@ -86,6 +88,11 @@ let package = Package(
         ),
 
         // MARK: Tests
+        .target(
+            name: "ProfdTestSupport",
+            dependencies: ["ProfdEngine"],
+            path: "Sources/ProfdTestSupport"
+        ),
         .target(
             name: "ProfdTestKit",
             dependencies: ["ProfdProtocol"],

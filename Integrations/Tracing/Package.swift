@@ -36,6 +36,7 @@ let package = Package(
             dependencies: [
                 "ProfdTracing",
                 .product(name: "ProfClient", package: profdPackage),
+                .product(name: "ProfdTestSupport", package: profdPackage),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

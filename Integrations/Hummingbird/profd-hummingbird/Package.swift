@@ -35,6 +35,7 @@ let package = Package(
             dependencies: [
                 "ProfdHummingbird",
                 .product(name: "ProfClient", package: profdPackage),
+                .product(name: "ProfdTestSupport", package: profdPackage),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -31,6 +31,7 @@ let package = Package(
             dependencies: [
                 "ProfdVapor",
                 .product(name: "ProfClient", package: profdPackage),
+                .product(name: "ProfdTestSupport", package: profdPackage),
                 .product(name: "Vapor", package: "vapor"),
             ]
         ),

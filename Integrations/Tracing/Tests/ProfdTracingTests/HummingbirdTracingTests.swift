@@ -5,6 +5,7 @@ import FoundationNetworking
 import Hummingbird
 import Logging
 import ProfClient
+import ProfdTestSupport
 import ProfdTracing
 import ServiceLifecycle
 import Synchronization
@@ -23,7 +24,7 @@ private let bootstrapped = Mutex(false)
 
     @Test(.timeLimit(.minutes(2)))
     func serverSpansAreProfiledPerRoutePattern() async throws {
-        let daemon = try ProfdDaemon()
+        let daemon = try RunningProfd()
         defer { _ = daemon.stop() }
 
         var configuration = ProfClient.Configuration(service: "profd-tracing-test")
@@ -94,7 +95,7 @@ private let bootstrapped = Mutex(false)
         let stopped = try #require(result, "profd did not confirm the session's reports; its log:\n\(daemon.log)")
         let statistics = profiler.statistics
         #expect(statistics.spansDropped == 0, "\(statistics)")
-        let reports = try RouteReport.all(in: stopped.reportDirectory)
+        let reports = try RouteReport.routeReports(in: stopped.reportDirectory)
         #expect(Set(reports.keys) == ["GET /users/:id", "GET /orders/:id/items", "GET (unmatched)"],
                 "routes are named by pattern, never by path: \(reports.keys.sorted())")
 
@@ -113,10 +114,10 @@ private let bootstrapped = Mutex(false)
         #expect(missing.requests.statusCounts == ["404": Self.missingRequests])
 
         // Sequential requests: each route's own CPU burner dominates its tree.
-        let usersOwn = users.samples(through: "burnCPUForUser(milliseconds:)")
-        let usersOther = users.samples(through: "burnCPUForOrderItems(milliseconds:)")
-        let ordersOwn = orders.samples(through: "burnCPUForOrderItems(milliseconds:)")
-        let ordersOther = orders.samples(through: "burnCPUForUser(milliseconds:)")
+        let usersOwn = users.samples(inFunctionContaining: "burnCPUForUser(milliseconds:)")
+        let usersOther = users.samples(inFunctionContaining: "burnCPUForOrderItems(milliseconds:)")
+        let ordersOwn = orders.samples(inFunctionContaining: "burnCPUForOrderItems(milliseconds:)")
+        let ordersOther = orders.samples(inFunctionContaining: "burnCPUForUser(milliseconds:)")
         print("profd-tracing: users route \(users.samples.count) samples (own burner \(usersOwn), other \(usersOther)); "
               + "orders route \(orders.samples.count) samples (own burner \(ordersOwn), other \(ordersOther)); "
               + "reports in \(stopped.reportDirectory)")
@@ -127,7 +128,7 @@ private let bootstrapped = Mutex(false)
     }
 
     /// Waits until the client is connected and the daemon has started the session.
-    private func waitForSession(_ profiler: ProfClient, daemon: ProfdDaemon) async throws {
+    private func waitForSession(_ profiler: ProfClient, daemon: RunningProfd) async throws {
         let deadline = ContinuousClock.now.advanced(by: .seconds(10))
         while ContinuousClock.now < deadline {
             let statistics = profiler.statistics

@@ -1,5 +1,6 @@
 import Foundation
 import ProfClient
+import ProfdTestSupport
 import ProfdVapor
 import Synchronization
 import Testing
@@ -34,110 +35,9 @@ func loadUser(id: Int) -> Int { spin(milliseconds: 5, seed: id) }
 @inline(never)
 func listOrderItems(orderId: Int) -> Int { spin(milliseconds: 5, seed: orderId &* 31) }
 
-// MARK: The parts of a route report the test reads (docs/report-schema.json)
-
-struct RouteReport: Decodable {
-    struct Requests: Decodable {
-        var count: Int
-        var unfinished: Int
-        var statusCounts: [String: Int]
-    }
-    struct Function: Decodable {
-        var function: String
-        var totalSamples: Int
-    }
-    var kind: String
-    var route: String?
-    var requests: Requests
-    var functions: [Function]
-
-    func samples(inFunctionContaining name: String) -> Int {
-        functions.filter { $0.function.contains(name) }.map(\.totalSamples).max() ?? 0
-    }
-}
-
-// MARK: A real profd daemon
-
-/// `profd` started on a socket in a fresh temporary directory; `stop()` sends SIGTERM and removes the directory.
-final class Daemon {
-    let directory: URL
-    let socketPath: String
-    let process: Process
-    let logPath: URL
-
-    /// `$PROFD_BIN`, else `<repo root>/.build/debug/profd` (this file is `<root>/Integrations/Vapor/profd-vapor/Tests/ProfdVaporTests/…`).
-    static var binary: URL {
-        if let path = ProcessInfo.processInfo.environment["PROFD_BIN"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<6 { root.deleteLastPathComponent() }
-        return root.appendingPathComponent(".build/debug/profd")
-    }
-
-    init() throws {
-        let binary = Self.binary
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw TestFailure("profd binary not found at \(binary.path): build it with `swift build` at the repository root, or set PROFD_BIN")
-        }
-        directory = URL(fileURLWithPath: NSTemporaryDirectory())
-            .appendingPathComponent("profd-vapor-\(UInt32.random(in: .min ... .max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        socketPath = directory.appendingPathComponent("profd.sock").path
-        logPath = directory.appendingPathComponent("profd.log")
-        _ = FileManager.default.createFile(atPath: logPath.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logPath)
-        process = Process()
-        process.executableURL = binary
-        process.arguments = ["--state-dir", directory.appendingPathComponent("state").path, "--socket", socketPath]
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        try log.close()
-
-        let deadline = ContinuousClock.now + .seconds(15)
-        while !FileManager.default.fileExists(atPath: socketPath) {
-            guard process.isRunning else {
-                let status = process.terminationStatus
-                let printed = output()
-                stop()
-                throw TestFailure("profd exited with status \(status) before creating its socket:\n\(printed)")
-            }
-            guard ContinuousClock.now < deadline else {
-                let printed = output()
-                stop()
-                throw TestFailure("profd did not create \(socketPath) within 15 s:\n\(printed)")
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-    }
-
-    /// What profd printed so far.
-    func output() -> String {
-        (try? String(contentsOf: logPath, encoding: .utf8)) ?? ""
-    }
-
-    /// SIGTERM, wait up to 10 s (then SIGKILL), and remove the temporary directory.
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            let deadline = ContinuousClock.now + .seconds(10)
-            while process.isRunning, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: directory)
-    }
-}
-
 /// What `ProfdLifecycle` handed to `onStop`: nil until it was called.
 final class StopResultBox: Sendable {
     let value = Mutex<ProfClient.StopResult??>(nil)
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 // MARK: The test
@@ -145,7 +45,7 @@ struct TestFailure: Error, CustomStringConvertible {
 @Suite("ProfdVapor against a real profd and a real Vapor server")
 struct ProfdVaporTests {
     @Test func routeReportsAreNamedAfterPatternsWithCountsStatusesAndHandlerSamples() async throws {
-        let daemon = try Daemon()
+        let daemon = try RunningProfd()
         defer { daemon.stop() }
 
         var configuration = ProfClient.Configuration(service: "profd-vapor-test")
@@ -193,18 +93,9 @@ struct ProfdVaporTests {
         try await app.asyncShutdown()  // ProfdLifecycle stops the session: profd writes the reports
 
         let stopped = try #require(stopResult.value.withLock { $0 }, "ProfdLifecycle did not stop the session")
-        let result = try #require(stopped, "stop() returned nil; profd said:\n\(daemon.output())")
+        let result = try #require(stopped, "stop() returned nil; profd said:\n\(daemon.log)")
 
-        let routesDirectory = URL(fileURLWithPath: result.reportDirectory).appendingPathComponent("routes")
-        let files = try FileManager.default.contentsOfDirectory(atPath: routesDirectory.path).filter { $0.hasSuffix(".json") }
-        var reports: [String: RouteReport] = [:]
-        for file in files {
-            let data = try Data(contentsOf: routesDirectory.appendingPathComponent(file))
-            let report = try JSONDecoder().decode(RouteReport.self, from: data)
-            #expect(report.kind == "route")
-            let route = try #require(report.route, "\(file) has no route")
-            reports[route] = report
-        }
+        let reports = try RouteReport.routeReports(in: result.reportDirectory)
 
         // Named after the matched patterns; unmatched requests under one stable name, never a raw URL.
         #expect(Set(reports.keys) == ["GET /users/:id", "GET /orders/:id/items", "GET /missing/:id", "GET (unmatched)"])
