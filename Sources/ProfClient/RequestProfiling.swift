@@ -69,6 +69,11 @@ extension ProfClient {
         core.profiling.load(ordering: .relaxed) && core.picksNextRequest()
     }
 
+    /// The route name of requests that matched no route (404s), shared by every integration so that an app
+    /// keeps its report names when it moves between them; never the raw URL, which would give every
+    /// scanner's probe a report of its own.
+    public static let unmatchedRoute = "(unmatched)"
+
     /// `"GET /users/:id"`: the name a request's route report gets.
     public static func routeName(method: String, route: String) -> String {
         method.isEmpty ? route : "\(method) \(route)"

@@ -10,7 +10,7 @@ enum RouteNaming {
     /// What Hummingbird puts in `http.route` when no route matched.
     static let hummingbirdNotFound = "NotFound"
     /// The route name of requests that matched no route, as ProfdHummingbird names them.
-    static let unmatchedRoute = "(unmatched)"
+    static let unmatchedRoute = ProfClient.unmatchedRoute
     /// The response status: the current OpenTelemetry key, then the older one.
     static let statusKeys = ["http.response.status_code", "http.status_code"]
 

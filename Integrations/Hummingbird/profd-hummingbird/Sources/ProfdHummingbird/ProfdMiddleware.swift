@@ -36,7 +36,7 @@ import ProfClient
 ///   (`"GET /health"`), because the route is known only after the handler ran.
 public struct ProfdMiddleware<Context: RequestContext>: RouterMiddleware {
     /// The route name of requests that matched no route (Hummingbird's `NotFound`).
-    public static var unmatchedRoute: String { "(unmatched)" }
+    public static var unmatchedRoute: String { ProfClient.unmatchedRoute }
 
     /// The client that the requests are reported to.
     public let profiler: ProfClient

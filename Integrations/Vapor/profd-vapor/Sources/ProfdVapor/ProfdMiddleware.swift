@@ -31,7 +31,7 @@ import Vapor
 /// scan of random URLs cannot create one report per URL.
 public struct ProfdMiddleware: AsyncMiddleware {
     /// The report name of requests that matched no route (after the method: `GET (unmatched)`).
-    public static let unmatchedRoute = "(unmatched)"
+    public static let unmatchedRoute = ProfClient.unmatchedRoute
 
     public let profiler: ProfClient
 
