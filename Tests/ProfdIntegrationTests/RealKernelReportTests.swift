@@ -201,7 +201,11 @@ struct RealKernelReportTests {
         print(String(format: "blocking request (mean): wall %.1f ms, CPU %.1f ms (samples: %.1f ms), off CPU on a thread %.1f ms, suspended %.1f ms",
                      wall, cpu, sampledCPU, offCPU, suspended))
         #expect(time.wallNs == time.cpuNs + time.offCPUNs + time.suspendedNs)
-        #expect(abs(offCPU - 100) <= 0.2 * 100, "the usleep, measured from the kernel's context switches")
+        // Off CPU holds the 100 ms usleep, measured from the kernel's context switches, plus any time the
+        // thread waited for a CPU while runnable (preempted), which a loaded machine adds to the 10 ms burn.
+        // So: at least the usleep, and anything beyond it matched by wall time beyond 110 ms.
+        #expect(offCPU >= 80, "the usleep, measured from the kernel's context switches")
+        #expect(offCPU - 100 <= max(0, wall - 110) + 20, "off CPU beyond the usleep is time spent preempted")
         #expect(abs(cpu - 10) <= 0.2 * 10)
         #expect(abs(sampledCPU - 10) <= 0.2 * 10, "the samples agree with the switch-based CPU figure")
         #expect(suspended < 1)
