@@ -3,7 +3,8 @@
 //   profd-testload split --seconds S
 //       Main thread burns S s of CPU in burnThreeQuarters() / burnOneQuarter() with a 3:1 split of equal work units.
 //   profd-testload late-threads --seconds S --delay-ms D
-//       Sleeps D ms, then starts two threads burning CPU in lateThreadWorkAlpha() / lateThreadWorkBeta().
+//       Sleeps D ms, then starts two threads that each burn S − D seconds of CPU in lateThreadWorkAlpha() /
+//       lateThreadWorkBeta().
 //   profd-testload syscall-leaf --seconds S
 //       Calls getppid() in a loop from syscallHeavyCaller(): a frameless libc leaf under a Swift caller.
 //   profd-testload requests --seconds S
@@ -135,11 +136,11 @@ func nameCurrentThread(_ name: String) {
     close(fd)
 }
 
-/// `late-threads`: sleep, then two burning threads until the time is up.
+/// `late-threads`: sleep, then two threads that each burn the rest of the time in CPU (their own CPU time,
+/// not wall time, so that a loaded machine still gives both the same number of samples).
 func runLateThreads(_ options: Options) -> UInt64 {
-    let start = monotonicSeconds()
-    let deadline = start + options.double("seconds", default: 2)
     let delay = options.double("delay-ms", default: 300) / 1000
+    let budget = max(0.1, options.double("seconds", default: 2) - delay)
     usleep(UInt32(delay * 1e6))
     let finished = DispatchSemaphore(value: 0)
     let results = Results()
@@ -150,7 +151,8 @@ func runLateThreads(_ options: Options) -> UInt64 {
         let thread = Thread {
             nameCurrentThread(name)
             var checksum = UInt64(name.utf8.count)
-            while monotonicSeconds() < deadline { checksum = work(checksum) }
+            let deadline = threadCPUSeconds() + budget
+            while threadCPUSeconds() < deadline { checksum = work(checksum) }
             results.add(checksum)
             finished.signal()
         }
