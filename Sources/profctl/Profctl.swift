@@ -15,6 +15,8 @@ struct Profctl: ParsableCommand {
             Examples:
               profctl dump --format text --route "GET /compute"
               profctl --state-dir ./.profd dump --format json
+              profctl dump --format speedscope --output profile.speedscope.json
+              profctl dump --format pprof --output profile.pb.gz
               profctl list
             """,
         subcommands: [Dump.self, List.self])
