@@ -1,97 +1,170 @@
 import Foundation
 
-/// Renders a report as one self-contained HTML file: the header facts and a collapsible call tree with
-/// timing bars, library frames folded as in the text report. No scripts and no external resources, so it
-/// opens offline and every untrusted string (routes, symbols, service names) is inert escaped text.
+/// Renders a report as one interactive, self-contained HTML file that works offline: the header facts,
+/// a timeline of the session's kept requests, a search box, a flame graph (icicle, on a canvas) and a
+/// lazily rendered call tree with timing bars, `[self]` rows and library frames folded as in the text
+/// report (a toggle shows them).
+///
+/// The tree is embedded as compact JSON (`HTMLReportData`) in a `<script type="application/json">`
+/// element, and the script builds DOM only for the rows in view, so a 50 000-node profile opens at once.
+/// Untrusted strings (routes, symbols, service names) are escaped wherever they appear: HTML-escaped in
+/// markup, `\u003c`-escaped in the embedded JSON, and only ever assigned to `textContent` by the script.
+/// A Content-Security-Policy allows inline script and style and nothing else (no network at all).
 public struct HTMLRenderer: ReportRenderer {
     public var fileExtension: String { "html" }
-    /// Nodes below this share of the report are left out, which keeps huge profiles small.
+    /// Kept for source compatibility; the interactive report embeds every node (0 share is the default).
     public var minimumShare: Double
+    /// Rows of the static "functions by self time" table.
+    public var functionTableRows: Int
 
-    public init(minimumShare: Double = 0.001) {
+    public init(minimumShare: Double = 0, functionTableRows: Int = 15) {
         self.minimumShare = minimumShare
+        self.functionTableRows = functionTableRows
     }
+
+    public static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:"
 
     public func render(_ report: ProfileReport) -> String {
         let meta = report.metadata
         let title: String
+        let rootLabel: String
         switch report.scope {
-        case .session: title = "session \(meta.id)"
-        case .route(let route): title = "route \(route)"
-        case .request(let request): title = "request \(request.spanId) · \(request.route) · status \(request.status)"
+        case .session:
+            title = "session \(meta.id)"
+            rootLabel = "all threads"
+        case .route(let route):
+            title = "route \(route)"
+            rootLabel = route
+        case .request(let request):
+            title = "request \(request.spanId) · \(request.route) · status \(request.status)"
+            rootLabel = request.route
         }
         var out = """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
+            <meta http-equiv="Content-Security-Policy" content="\(Self.contentSecurityPolicy)">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <title>profd · \(Self.escape(title))</title>
             <style>
-            body{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;margin:1.5em;color:#1d1d1f;background:#fff}
-            h1{font-size:15px;margin:0 0 .4em}.meta{color:#555;margin:0 0 1em;white-space:pre-wrap}
-            details{margin-left:1.1em}summary{cursor:pointer;list-style:none;white-space:nowrap}
-            summary::-webkit-details-marker{display:none}summary::before{content:"▸ ";color:#888}
-            details[open]>summary::before{content:"▾ "}.leaf{margin-left:1.1em;white-space:nowrap}.leaf::before{content:"  "}
-            .t{display:inline-block;width:6.5em;text-align:right}.p{display:inline-block;width:4.5em;text-align:right;color:#555}
-            .bar{display:inline-block;height:.7em;background:#e8743b;margin:0 .6em;vertical-align:middle}
-            .self{color:#777}.hidden{color:#999;font-style:italic}.bin{color:#888}
+            \(HTMLAssets.css)
             </style></head><body>
+            <header>
             <h1>profd · \(Self.escape(title))</h1>
-            <p class="meta">\(Self.escape("service \(meta.service) · pid \(meta.pid) · session \(meta.id) · started \(meta.startedAt) · \(meta.endReason)"))
-            \(Self.escape(TextRenderer.requestLine(report.requests)))
+
             """
-        if let time = report.requests.time, time.requests > 0 {
-            out += "\n" + Self.escape(TextRenderer.timeLine(time))
+        if case .session = report.scope {} else {
+            out += "<p class=\"nav\"><a href=\"../session.html\">← session report</a></p>\n"
         }
-        out += "\n" + Self.escape("\(report.samples) samples at \(meta.frequencyHz) Hz = \(TextRenderer.seconds(report.cpuNs)) on CPU · lost \(meta.lostSamples) · dropped \(meta.droppedSamples)")
-        out += "</p>\n"
-        guard report.samples > 0 else {
-            return out + "<p>No samples.</p>\n</body></html>\n"
+        out += "<pre class=\"meta\">" + Self.escape(headerLines(report).joined(separator: "\n")) + "</pre>\n</header>\n"
+
+        out += timelineSection(report)
+        if case .session = report.scope, !report.routes.isEmpty {
+            out += routesSection(report)
         }
-        let classifier = LibraryFrameClassifier(executablePath: meta.executable)
-        let minimum = Int((minimumShare * Double(report.samples)).rounded(.down))
-        let display = DisplayNode.build(from: report.tree, classifier: classifier, minimumSamples: minimum)
-        out += "<div class=\"tree\">\n"
-        renderNode(display, label: "all samples", depth: 0, report: report, into: &out)
-        out += "</div>\n</body></html>\n"
+        if report.samples > 0 {
+            out += """
+                <section id="profile">
+                <div class="toolbar">
+                <input id="search" type="search" placeholder="search functions (Enter: next match)" autocomplete="off" spellcheck="false">
+                <span id="search-info" class="muted"></span>
+                <label><input id="show-lib" type="checkbox"> show library frames</label>
+                <button id="expand-hot" type="button">expand hot path</button>
+                <button id="collapse-all" type="button">collapse all</button>
+                </div>
+                <h2>Flame graph <span class="muted">click a frame to zoom, click the top row to reset</span></h2>
+                <div id="flame-crumbs" class="muted"></div>
+                <div id="flame-wrap"><canvas id="flame" height="0"></canvas></div>
+                <h2>Call tree <span class="muted">click a row to expand or collapse</span></h2>
+                <div class="tree-head"><span class="t">total</span><span class="p">share</span><span class="t">self</span><span class="bar-h"></span><span>function</span></div>
+                <div id="tree" tabindex="0"><div id="tree-spacer"></div></div>
+                </section>
+
+                """
+            out += functionsSection(report)
+        } else {
+            out += "<p id=\"no-samples\">No samples. The process was idle or exited before it was sampled.</p>\n"
+        }
+        out += "<div id=\"tip\" hidden></div>\n"
+        out += "<script type=\"application/json\" id=\"profd-data\">"
+        out += HTMLReportData.json(for: report, rootLabel: rootLabel)
+        out += "</script>\n<script>\n" + HTMLAssets.script + "\n</script>\n</body></html>\n"
         return out
     }
 
-    private func renderNode(_ node: DisplayNode, label: String, depth: Int, report: ProfileReport, into out: inout String) {
-        let row = rowHTML(samples: node.totalSamples, report: report, label: label, labelClass: nil)
-        var children: [(DisplayNode?, String, Int, String?)] = node.children.map { child in
-            switch child.kind {
-            case .root: (child, "", child.totalSamples, nil)
-            case .hidden(let count, let libraries):
-                (child, "[\(count) frame\(count == 1 ? "" : "s") hidden] \(libraries.joined(separator: ", "))", child.totalSamples, "hidden")
-            case .frame(let frame):
-                (child, frame.function + (frame.binary == report.metadata.executable || frame.binary.hasPrefix("[") ? "" : "  " + (frame.binary.split(separator: "/").last.map(String.init) ?? frame.binary)), child.totalSamples, nil)
-            }
+    private func headerLines(_ report: ProfileReport) -> [String] {
+        let meta = report.metadata
+        var lines = ["service \(meta.service) · pid \(meta.pid) · session \(meta.id)",
+                     "started \(meta.startedAt) · \(TextRenderer.seconds(meta.durationNs)) · \(meta.endReason)"]
+        if case .request(let request) = report.scope, !request.startedAt.isEmpty {
+            lines.append("request began \(request.startedAt) · wall \(TextRenderer.milliseconds(request.wallNs))")
         }
-        if !node.children.isEmpty && node.selfSamples > 0, case .frame = node.kind {
-            children.append((nil, "[self]", node.selfSamples, "self"))
+        lines.append(TextRenderer.requestLine(report.requests))
+        if let time = report.requests.time, time.requests > 0 {
+            lines.append(TextRenderer.timeLine(time))
         }
-        guard !children.isEmpty else {
-            out += "<div class=\"leaf\">\(row)</div>\n"
-            return
+        if let excluded = meta.excludedRequests, excluded > 0, report.scope == .session {
+            lines.append("excluded routes: \(excluded) requests, \(meta.excludedSamples ?? 0) samples left out")
         }
-        out += depth < 3 ? "<details open><summary>\(row)</summary>\n" : "<details><summary>\(row)</summary>\n"
-        for (child, childLabel, samples, cls) in children {
-            if let child, !child.children.isEmpty {
-                renderNode(child, label: childLabel, depth: depth + 1, report: report, into: &out)
-            } else {
-                out += "<div class=\"leaf\">\(rowHTML(samples: samples, report: report, label: childLabel, labelClass: cls))</div>\n"
-            }
-        }
-        out += "</details>\n"
+        lines.append("\(report.samples) samples at \(meta.frequencyHz) Hz = \(TextRenderer.seconds(report.cpuNs)) on CPU"
+                     + " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)")
+        return lines
     }
 
-    private func rowHTML(samples: Int, report: ProfileReport, label: String, labelClass: String?) -> String {
-        let share = report.samples > 0 ? Double(samples) / Double(report.samples) : 0
-        let time = TextRenderer.seconds(UInt64(samples) * report.metadata.periodNs)
-        let width = max(1, Int((share * 200).rounded()))
-        let labelHTML = labelClass.map { "<span class=\"\($0)\">\(Self.escape(label))</span>" } ?? Self.escape(label)
-        return "<span class=\"t\">\(time)</span><span class=\"p\">\(String(format: "%.1f%%", share * 100))</span>"
-            + "<span class=\"bar\" style=\"width:\(width)px\"></span>\(labelHTML)"
+    private func timelineSection(_ report: ProfileReport) -> String {
+        let note: String
+        switch report.scope {
+        case .session:
+            note = report.keptRequests.isEmpty
+                ? "No kept requests in this session: set slowRequestThreshold to keep a report per request."
+                : "\(report.keptRequests.count) kept request\(report.keptRequests.count == 1 ? "" : "s"): click one to open its report."
+        case .route:
+            note = "Requests that kept a report of their own are listed in the session report."
+        case .request:
+            note = "This request."
+        }
+        return """
+            <section id="timeline-panel">
+            <h2>Requests</h2>
+            <p id="timeline-note" class="muted">\(Self.escape(note))</p>
+            <div id="timeline-wrap"><canvas id="timeline" height="0"></canvas></div>
+            </section>
+
+            """
+    }
+
+    private func routesSection(_ report: ProfileReport) -> String {
+        var out = "<section id=\"routes\">\n<h2>Routes</h2>\n<table class=\"grid\">\n"
+        out += "<tr><th>route</th><th class=\"num\">requests</th><th class=\"num\">samples</th><th class=\"num\">on CPU</th><th>reports</th></tr>\n"
+        for route in report.routes {
+            out += "<tr><td>\(Self.escape(route.route))</td><td class=\"num\">\(route.requests)</td>"
+            out += "<td class=\"num\">\(route.samples)</td><td class=\"num\">\(TextRenderer.seconds(route.cpuNs))</td><td>"
+            out += route.files.sorted { $0.key < $1.key }.compactMap { format, path in
+                HTMLReportData.href(path).map { "<a href=\"\(Self.escape($0))\">\(Self.escape(format))</a>" }
+            }.joined(separator: " ")
+            out += "</td></tr>\n"
+        }
+        return out + "</table>\n</section>\n"
+    }
+
+    /// The hottest functions by self time, as static markup (readable without the script).
+    private func functionsSection(_ report: ProfileReport) -> String {
+        let period = report.metadata.periodNs
+        let functions = JSONRenderer.FunctionTotal.collect(report.tree, periodNs: period)
+            .filter { $0.selfSamples > 0 }
+            .sorted { ($0.selfSamples, $1.function) > ($1.selfSamples, $0.function) }
+            .prefix(functionTableRows)
+        var out = "<section id=\"functions\">\n<h2>Functions by self time <span class=\"muted\">click one to search for it</span></h2>\n"
+        out += "<table class=\"grid\" id=\"function-table\">\n"
+        out += "<tr><th class=\"num\">self</th><th class=\"num\">share</th><th class=\"num\">total</th><th>function</th><th>binary</th></tr>\n"
+        for function in functions {
+            let share = String(format: "%.1f%%", 100 * Double(function.selfSamples) / Double(max(1, report.samples)))
+            let binary = function.binary.split(separator: "/").last.map(String.init) ?? function.binary
+            out += "<tr><td class=\"num\">\(TextRenderer.seconds(function.selfNs))</td><td class=\"num\">\(share)</td>"
+            out += "<td class=\"num\">\(TextRenderer.seconds(function.totalNs))</td>"
+            out += "<td class=\"fn\">\(Self.escape(function.function))</td><td class=\"muted\">\(Self.escape(binary))</td></tr>\n"
+        }
+        return out + "</table>\n</section>\n"
     }
 
     /// Escapes text for HTML element content and quoted attribute values; control characters are shown
