@@ -2,7 +2,7 @@
 SWIFT ?= swift
 STATE_DIR ?= ./.profd
 DEMO_PACKAGE := Examples/profd-demo
-APT_PACKAGES := libsystemd-dev curl python3 python3-jsonschema
+APT_PACKAGES := libsystemd-dev curl python3 python3-jsonschema golang-go gzip
 
 INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
                 Integrations/Vapor/profd-vapor:.build-vapor \

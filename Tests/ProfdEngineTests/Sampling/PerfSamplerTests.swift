@@ -90,7 +90,10 @@ struct SamplingRun {
         let sampledCPUNs = exit.cpuNs - cpuBefore
         let expected = Double(sampledCPUNs) / 1_000_000 // 1000 Hz → one sample per ms of CPU
         let count = Double(run.samples.count)
-        #expect(abs(count - expected) <= 0.2 * expected, "samples \(count), CPU ms \(expected)")
+        // cpu-clock re-arms its hrtimer from the moment it fires (`hrtimer_forward_now`), so when a loaded VM
+        // fires timers late every period stretches and the kernel undercounts; it never overcounts. Quiet
+        // machines land within a few percent (BENCHMARKS.md); a busy one has been seen 30% low.
+        #expect(count >= 0.6 * expected && count <= 1.2 * expected, "samples \(count), CPU ms \(expected)")
         #expect(run.lost == 0)
         #expect(sampler.statistics.samples == UInt64(run.samples.count))
 
