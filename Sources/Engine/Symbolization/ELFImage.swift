@@ -43,18 +43,24 @@ struct ELFImage {
         var size: UInt64
         var link: UInt32
         var entrySize: UInt64
+        /// `sh_flags` (e.g. `sectionFlagCompressed`).
+        var flags: UInt64 = 0
     }
 
     static let sectionTypeSymtab: UInt32 = 2
     static let sectionTypeDynsym: UInt32 = 11
     static let sectionTypeNote: UInt32 = 7
     static let sectionTypeNobits: UInt32 = 8
+    /// `SHF_COMPRESSED`: the contents start with an `Elf64_Chdr` and are zlib/zstd compressed.
+    static let sectionFlagCompressed: UInt64 = 0x800
 
     let source: any ELFByteSource
     let segments: [ELFSymbolTable.Segment]
     let sections: [Section]
     /// Program-header note segments (offset, size) in the file.
     let noteSegments: [(offset: UInt64, size: UInt64)]
+    /// Index of the section-name string table (`e_shstrndx`), if there are sections.
+    let sectionNameTableIndex: Int?
 
     /// Parses the ELF header, program headers and section headers. Throws `.elfMalformed` / `.elfUnsupported`.
     init(source: any ELFByteSource) throws(EngineError) {
@@ -121,7 +127,7 @@ struct ELFImage {
                 sections.append(Section(
                     nameOffset: try table.u32(base), type: try table.u32(base + 4), offset: try table.u64(base + 0x18),
                     size: try table.u64(base + 0x20), link: try table.u32(base + 0x28),
-                    entrySize: try table.u64(base + 0x38)))
+                    entrySize: try table.u64(base + 0x38), flags: try table.u64(base + 0x08)))
             }
             guard shstrndx < shnum || sections.isEmpty else {
                 throw EngineError(.elfMalformed, "section name table index \(shstrndx) out of \(shnum)")
@@ -130,6 +136,27 @@ struct ELFImage {
         self.segments = segments
         self.sections = sections
         self.noteSegments = notes
+        self.sectionNameTableIndex = sections.isEmpty || shstrndx == 0 ? nil : Int(shstrndx)
+    }
+
+    /// The first section called `name` (e.g. `.debug_line`), or nil. Reads the section-name table once
+    /// per call; callers look up a handful of names per image.
+    func section(named name: String) -> Section? {
+        guard let names = sectionNames() else { return nil }
+        let wanted = Array(name.utf8)
+        for section in sections {
+            let start = Int(section.nameOffset)
+            guard start < names.count, names.count - start > wanted.count, names[start + wanted.count] == 0,
+                  names[start ..< start + wanted.count].elementsEqual(wanted) else { continue }
+            return section
+        }
+        return nil
+    }
+
+    private func sectionNames() -> [UInt8]? {
+        guard let index = sectionNameTableIndex, index < sections.count,
+              sections[index].size <= 16 << 20 else { return nil }
+        return try? contents(of: sections[index], what: "section names")
     }
 
     /// The raw bytes of a section's contents; NOBITS sections are empty.

@@ -1,10 +1,16 @@
 import Logging
 
-/// Turns raw instruction addresses of a process into frames: maps → ELF symbols → demangled, short names.
+/// Turns raw instruction addresses of a process into frames: maps → ELF symbols → demangled, short names,
+/// and, where the binary has DWARF, source file:line and the functions inlined at the address.
 ///
 /// Not thread-safe: use one instance from one thread. Each binary is parsed once (cached by path, device
 /// and inode) and each address is resolved once (cached by file identity and offset), so the cache also
 /// serves other processes that map the same files. The first lookup in a binary reads it from disk.
+///
+/// DWARF is read lazily: a binary's debug sections are read the first time a frame in it is symbolized
+/// (which happens at report time), its line table is parsed then, and each `.debug_info` unit's tree the
+/// first time an address in that unit is looked up. The parsed DWARF is cached per process by build-id
+/// (by binary when there is none), so copies of one build at different paths share it.
 public final class Symbolizer {
     /// How `Frame.function` spells a symbol.
     public enum NameStyle: Sendable {
@@ -51,14 +57,32 @@ public final class Symbolizer {
     public let nameStyle: NameStyle
     /// Root of the `.build-id` debug-file tree, or nil to use only the binaries' own tables.
     public let debugDirectory: String?
+    /// Whether frames get `file`/`line` from DWARF line tables.
+    public let sourceLocations: Bool
+    /// Whether `symbolize(callchain:)` expands an address into the functions inlined there (innermost first).
+    public let inlineFrames: Bool
     /// One record per binary loaded so far, in load order.
     public private(set) var loads: [LoadRecord] = []
 
     private let logger: Logger
     private var imageIndex: [ImageKey: Int] = [:]
     private var tables: [ELFSymbolTable?] = []
-    private var functionByAddress: [AddressKey: String] = [:]
+    /// Resolved frames (innermost first), by file identity and offset of the looked-up address.
+    private var framesByAddress: [AddressKey: [ResolvedFrame]] = [:]
     private var functionBySymbol: [SymbolKey: String] = [:]
+    /// DWARF per loaded image (index into `tables`), nil when the binary has none; shared by build-id.
+    private var sourceInfoByImage: [Int: DWARFSourceInfo?] = [:]
+    private var sourceInfoByBuildID: [[UInt8]: DWARFSourceInfo?] = [:]
+    private var inlinedNames: [String: String] = [:]
+    /// How many binaries' DWARF sections were read (each build-id once), for tests and diagnostics.
+    private(set) var dwarfLoadCount = 0
+
+    /// A frame without its binary path (which comes from the mapping at lookup time).
+    private struct ResolvedFrame {
+        var function: String
+        var file: String?
+        var line: Int?
+    }
     /// Leaf-frame repair caches (see LeafFrameRepair.swift), by file identity and offset.
     var leafSlots: [AddressKey: (Int, UInt64)?] = [:]
     var returnAddressChecks: [ReturnAddressKey: Bool] = [:]
@@ -96,13 +120,20 @@ public final class Symbolizer {
     }
 
     /// Creates a symbolizer with empty caches.
+    /// - Parameters:
+    ///   - sourceLocations: set `Frame.file`/`Frame.line` from DWARF where the binary has it.
+    ///   - inlineFrames: let `symbolize(callchain:)` emit one frame per function inlined at an address.
     public init(
         nameStyle: NameStyle = .simplified,
         debugDirectory: String? = "/usr/lib/debug",
+        sourceLocations: Bool = true,
+        inlineFrames: Bool = true,
         logger: Logger = Logger(label: "profd.symbolizer", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.nameStyle = nameStyle
         self.debugDirectory = debugDirectory
+        self.sourceLocations = sourceLocations
+        self.inlineFrames = inlineFrames && sourceLocations
         self.logger = logger
     }
 
@@ -110,30 +141,50 @@ public final class Symbolizer {
     ///
     /// Unknown symbol: `function` is `"<basename>+0x<file offset>"`. Address in no mapping:
     /// `Frame(function: "0x<address>", binary: "[unknown]")`. May read and parse binaries (blocking).
+    /// When code of other functions is inlined at the address, this is the function that holds the code,
+    /// with the file:line of the outermost inlined call (see `symbolizeInlined` for all of them).
     @available(*, noasync, message: "may parse ELF files; call from a thread, not the cooperative pool")
     public func symbolize(_ address: UInt64, in maps: ProcessMaps, isReturnAddress: Bool) -> Frame {
+        symbolizeInlined(address, in: maps, isReturnAddress: isReturnAddress).last!
+    }
+
+    /// The frames for `address`, innermost first: the functions inlined there (from DWARF), then the
+    /// function that holds the code. One frame when there is no inline information. A return address is
+    /// looked up at `address - 1`, inside the call instruction, so lines and inlining are the call site's.
+    @available(*, noasync, message: "may parse ELF files; call from a thread, not the cooperative pool")
+    public func symbolizeInlined(_ address: UInt64, in maps: ProcessMaps, isReturnAddress: Bool) -> [Frame] {
         let lookup = isReturnAddress && address > 0 ? address - 1 : address
         guard let mapping = maps.mapping(containing: lookup) else {
-            return Frame(function: "0x" + String(address, radix: 16), binary: "[unknown]")
+            return [Frame(function: "0x" + String(address, radix: 16), binary: "[unknown]")]
         }
         let offset = mapping.fileOffset(of: lookup)
         let key = AddressKey(
             device: UInt64(mapping.deviceMajor) << 32 | UInt64(mapping.deviceMinor), inode: mapping.inode,
             fileOffset: offset)
-        if mapping.inode != 0, let function = functionByAddress[key] {
-            return Frame(function: function, binary: mapping.path)
+        let resolved: [ResolvedFrame]
+        if mapping.inode != 0, let cached = framesByAddress[key] {
+            resolved = cached
+        } else {
+            resolved = resolve(mapping: mapping, fileOffset: offset)
+            if mapping.inode != 0 { framesByAddress[key] = resolved }
         }
-        let function = resolve(mapping: mapping, fileOffset: offset)
-        if mapping.inode != 0 { functionByAddress[key] = function }
-        return Frame(function: function, binary: mapping.path)
+        return resolved.map { Frame(function: $0.function, binary: mapping.path, file: $0.file, line: $0.line) }
     }
 
     /// Frames for a sampled callchain: element 0 is the sampled instruction, the rest are return addresses.
+    /// With `inlineFrames`, an address with inlined code yields several frames, innermost first.
     @available(*, noasync, message: "may parse ELF files; call from a thread, not the cooperative pool")
     public func symbolize(callchain: [UInt64], in maps: ProcessMaps) -> [Frame] {
-        callchain.enumerated().map { index, address in
-            symbolize(address, in: maps, isReturnAddress: index > 0)
+        var frames: [Frame] = []
+        frames.reserveCapacity(callchain.count)
+        for (index, address) in callchain.enumerated() {
+            if inlineFrames {
+                frames.append(contentsOf: symbolizeInlined(address, in: maps, isReturnAddress: index > 0))
+            } else {
+                frames.append(symbolize(address, in: maps, isReturnAddress: index > 0))
+            }
         }
+        return frames
     }
 
     /// The parsed symbol table for `mapping`'s binary, loading it on first use; nil if it cannot be read.
@@ -142,19 +193,83 @@ public final class Symbolizer {
         tables[image(for: mapping)]
     }
 
-    private func resolve(mapping: ProcessMaps.Mapping, fileOffset: UInt64) -> String {
+    private func resolve(mapping: ProcessMaps.Mapping, fileOffset: UInt64) -> [ResolvedFrame] {
         let index = image(for: mapping)
-        guard let table = tables[index],
-              let address = table.virtualAddress(forFileOffset: fileOffset),
-              let ordinal = table.ordinal(containing: address)
-        else {
-            return Self.basename(mapping.path) + "+0x" + String(fileOffset, radix: 16)
+        guard let table = tables[index], let address = table.virtualAddress(forFileOffset: fileOffset) else {
+            return [ResolvedFrame(function: Self.basename(mapping.path) + "+0x" + String(fileOffset, radix: 16))]
         }
-        let key = SymbolKey(image: index, ordinal: ordinal)
-        if let name = functionBySymbol[key] { return name }
-        let name = displayName(table.name(of: table.entries[ordinal]))
-        functionBySymbol[key] = name
+        let function: String
+        if let ordinal = table.ordinal(containing: address) {
+            let key = SymbolKey(image: index, ordinal: ordinal)
+            if let name = functionBySymbol[key] {
+                function = name
+            } else {
+                function = displayName(table.name(of: table.entries[ordinal]))
+                functionBySymbol[key] = function
+            }
+        } else {
+            function = Self.basename(mapping.path) + "+0x" + String(fileOffset, radix: 16)
+        }
+        guard sourceLocations, let info = sourceInfo(image: index, table: table, mapping: mapping) else {
+            return [ResolvedFrame(function: function)]
+        }
+        let sourceFrames = info.frames(at: address, inlined: inlineFrames)
+        return sourceFrames.map { source in
+            let name = source.name.map(inlinedName) ?? function
+            return ResolvedFrame(function: name, file: source.file, line: source.line)
+        }
+    }
+
+    private func inlinedName(_ raw: String) -> String {
+        if let name = inlinedNames[raw] { return name }
+        let name = displayName(raw)
+        inlinedNames[raw] = name
         return name
+    }
+
+    /// The DWARF of image `index`, read on first use and shared by build-id; nil when it has none.
+    private func sourceInfo(image index: Int, table: ELFSymbolTable, mapping: ProcessMaps.Mapping) -> DWARFSourceInfo? {
+        if let cached = sourceInfoByImage[index] { return cached }
+        if let buildID = table.buildID, let cached = sourceInfoByBuildID[buildID] {
+            sourceInfoByImage[index] = .some(cached)
+            return cached
+        }
+        let started = ContinuousClock.now
+        dwarfLoadCount += 1
+        var info: DWARFSourceInfo?
+        var path = mapping.path
+        do {
+            info = try loadSourceInfo(path: mapping.path, inode: mapping.inode)
+            if info == nil, let debugFile = table.debugFilePath {
+                path = debugFile
+                info = try loadSourceInfo(path: debugFile, inode: 0)
+            }
+        } catch {
+            logger.debug(
+                "cannot read DWARF", metadata: ["profd.symbols.path": "\(path)", "profd.symbols.error": "\(error)"])
+        }
+        if let info, !info.compressedSections.isEmpty {
+            logger.debug(
+                "compressed DWARF sections skipped",
+                metadata: ["profd.symbols.path": "\(path)", "profd.symbols.sections": "\(info.compressedSections)"])
+        }
+        logger.debug(
+            "read DWARF sections",
+            metadata: [
+                "profd.symbols.path": "\(path)", "profd.symbols.dwarf": "\(info != nil)",
+                "profd.symbols.duration": "\(ContinuousClock.now - started)",
+            ])
+        sourceInfoByImage[index] = .some(info)
+        if let buildID = table.buildID { sourceInfoByBuildID[buildID] = .some(info) }
+        return info
+    }
+
+    private func loadSourceInfo(path: String, inode: UInt64) throws(EngineError) -> DWARFSourceInfo? {
+        let source = try ELFFileSource(path: path)
+        guard inode == 0 || source.inode == inode else {
+            throw EngineError(.symbolFileChanged, "\(path) is inode \(source.inode), the process mapped \(inode)")
+        }
+        return try DWARFSourceInfo.load(image: try ELFImage(source: source))
     }
 
     private func displayName(_ raw: String) -> String {
