@@ -43,9 +43,17 @@ extension ProfClient {
         /// The share of requests `profileRequest` profiles, 0...100. Requests not picked cost one atomic
         /// increment and are not counted in any report.
         public var sampledPercentage: Double = 100
-        /// Keep a full per-request report for every request at least this slow (wall time); nil keeps none.
-        /// `.zero` keeps one for every request. Every profiled request counts toward its route's report.
+        /// Keep a full per-request report for every request at least this slow (wall time); nil keeps none
+        /// for being slow. `.zero` keeps one for every request. Every profiled request counts toward its
+        /// route's report whether or not it keeps one of its own.
         public var slowRequestThreshold: Duration? = nil
+        /// Keep a full report for every request that ended with a server error (status ≥ 500).
+        public var keepServerErrors: Bool = true
+        /// Keep a full report for this share (0...100 %) of the remaining requests, picked by profd when
+        /// each request ends (by a hash of its id: random-looking, reproducible).
+        public var keptPercentage: Double = 0
+        /// profd logs each kept request's text tree in its own log (journald under systemd).
+        public var logKeptRequests: Bool = false
         /// Where `profileRequest` runs profiled requests' jobs, stamping each so that samples are attributed
         /// job by job. nil (the default): on the global concurrent executor's own threads, which costs
         /// about a microsecond per request. A number: on that many dedicated threads (started on first
@@ -66,7 +74,10 @@ extension ProfClient {
             SessionOptions(formats: formats.rawValue,
                            slowThresholdNs: slowRequestThreshold.map { $0.clampedNanoseconds },
                            reportFileName: reportFileName,
-                           includedRoutes: includedRoutes, excludedRoutes: excludedRoutes)
+                           includedRoutes: includedRoutes, excludedRoutes: excludedRoutes,
+                           keepServerErrors: keepServerErrors,
+                           keptBasisPoints: UInt16((min(max(keptPercentage.isNaN ? 0 : keptPercentage, 0), 100) * 100).rounded()),
+                           logKeptRequests: logKeptRequests)
         }
 
         /// The socket path for a given value of `PROFD_SOCKET`: the value unless it is nil or empty.

@@ -44,6 +44,9 @@ public struct SessionOptions: Sendable, Equatable {
     public static let formatHTML: UInt8 = 4
     /// Most patterns in each route list.
     public static let maximumPatterns = 64
+    /// Keep-policy flag bits.
+    public static let keepServerErrorsFlag: UInt8 = 1
+    public static let logKeptRequestsFlag: UInt8 = 2
     /// Longest report file name template, in UTF-8 bytes.
     public static let maximumFileNameTemplate = 256
 
@@ -58,9 +61,21 @@ public struct SessionOptions: Sendable, Equatable {
     /// Route patterns never reported.
     public var excludedRoutes: [String]
 
+    /// Keep a report for every request that ended with a server error (status ≥ 500).
+    public var keepServerErrors: Bool
+    /// Keep a report for this share of the other requests, in basis points (0...10 000), picked by a hash of
+    /// the span id, so the choice is random-looking but reproducible.
+    public var keptBasisPoints: UInt16
+    /// Log each kept request's text tree in the daemon's log (pyinstrument's "print each request").
+    public var logKeptRequests: Bool
+
     public init(formats: UInt8 = 0, slowThresholdNs: UInt64? = nil, reportFileName: String = "",
-                includedRoutes: [String] = [], excludedRoutes: [String] = []) {
+                includedRoutes: [String] = [], excludedRoutes: [String] = [],
+                keepServerErrors: Bool = true, keptBasisPoints: UInt16 = 0, logKeptRequests: Bool = false) {
         self.formats = formats
+        self.keepServerErrors = keepServerErrors
+        self.keptBasisPoints = min(keptBasisPoints, 10_000)
+        self.logKeptRequests = logKeptRequests
         self.slowThresholdNs = slowThresholdNs
         self.reportFileName = reportFileName
         self.includedRoutes = includedRoutes

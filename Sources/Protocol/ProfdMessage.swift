@@ -56,6 +56,9 @@ public enum ProfdMessage: Sendable, Equatable {
                     buffer.appendLittleEndian(UInt16(kept.count))
                     for pattern in kept { buffer.appendString(pattern, limit: ProtocolLimits.route) }
                 }
+                buffer.append((options.keepServerErrors ? SessionOptions.keepServerErrorsFlag : 0)
+                              | (options.logKeptRequests ? SessionOptions.logKeptRequestsFlag : 0))
+                buffer.appendLittleEndian(min(options.keptBasisPoints, 10_000))
             } else {
                 buffer.appendLittleEndian(UInt32(0))
             }
@@ -148,8 +151,19 @@ public enum ProfdMessage: Sendable, Equatable {
                     for _ in 0..<count { list.append(try r.string(name, limit: ProtocolLimits.route)) }
                     lists.append(list)
                 }
+                let keep = try r.uint8()
+                guard keep & ~(SessionOptions.keepServerErrorsFlag | SessionOptions.logKeptRequestsFlag) == 0 else {
+                    throw .malformed(reason: "startSession keep flags \(keep) has unknown bits")
+                }
+                let basisPoints = try r.uint16()
+                guard basisPoints <= 10_000 else {
+                    throw .malformed(reason: "startSession kept share \(basisPoints) is over 10000 basis points")
+                }
                 options = SessionOptions(formats: formats, slowThresholdNs: threshold == .max ? nil : threshold,
-                                         reportFileName: template, includedRoutes: lists[0], excludedRoutes: lists[1])
+                                         reportFileName: template, includedRoutes: lists[0], excludedRoutes: lists[1],
+                                         keepServerErrors: keep & SessionOptions.keepServerErrorsFlag != 0,
+                                         keptBasisPoints: basisPoints,
+                                         logKeptRequests: keep & SessionOptions.logKeptRequestsFlag != 0)
             }
             message = .startSession(StartSession(frequencyHz: frequency, options: options))
         case .spanBegin:

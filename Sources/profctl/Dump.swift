@@ -23,6 +23,8 @@ struct Dump: ParsableCommand {
               profctl dump --format speedscope --output session.speedscope.json
               profctl dump --format folded --route /hash | flamegraph.pl > hash.svg
               profctl dump --format pprof --output cpu.pb.gz; go tool pprof -top cpu.pb.gz
+              profctl dump --format text --show-all --route "GET /hash"   # library frames too
+              profctl dump --from-capture --exclude-route "GET /health"  # rebuilt from capture.bin
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -60,6 +62,24 @@ struct Dump: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write to this file instead of stdout (needed for pprof on a terminal).", valueName: "file"))
     var output: String?
 
+    @Flag(name: .long, help: "text: show library frames instead of folding them into [N frames hidden].")
+    var showAll = false
+
+    @Flag(name: .long, help: "Build the report again from the session's raw capture (capture.bin), not the stored report.")
+    var fromCapture = false
+
+    @Option(name: .long, help: ArgumentHelp("With --from-capture: leave out routes matching this pattern (* is a wildcard); repeatable.", valueName: "pattern"))
+    var excludeRoute: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("With --from-capture: only routes matching this pattern; repeatable.", valueName: "pattern"))
+    var includeRoute: [String] = []
+
+    func validate() throws {
+        if !fromCapture && !(excludeRoute.isEmpty && includeRoute.isEmpty) {
+            throw ValidationError("--exclude-route and --include-route need --from-capture")
+        }
+    }
+
     func run() throws {
         if format == .pprof && output == nil && isatty(STDOUT_FILENO) == 1 {
             fail("pprof output is binary; write it to a file with --output FILE (or pipe it)")
@@ -67,6 +87,7 @@ struct Dump: ParsableCommand {
         }
         let store = ReportStore(stateDirectory: global.stateDir)
         let sessionId = try resolveSession(store)
+        if fromCapture { return try emit(render(try reportFromCapture(store, sessionId))) }
 
         // The stored report of the chosen format, when there is one; else the JSON report to draw it from.
         var jsonPath = "session.json"
@@ -86,7 +107,8 @@ struct Dump: ParsableCommand {
             }
             jsonPath = json
         }
-        if let storedPath {
+        let colourTerminal = format == .text && output == nil && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+        if let storedPath, !(format == .text && (showAll || colourTerminal)) {
             // JSON is always stored; text and html only in the formats the session chose.
             if format == .json { return try emit(read(store, sessionId, storedPath)) }
             if let stored = try? store.readFile(session: sessionId, relativePath: storedPath) { return try emit(stored) }
@@ -99,21 +121,49 @@ struct Dump: ParsableCommand {
             fail("\(jsonPath) of session \(sessionId): \(error)")
             throw ExitCode.failure
         }
-        let bytes: [UInt8]
+        try emit(render(report))
+    }
+
+    private func render(_ report: ProfileReport) throws -> [UInt8] {
         do {
             switch format {
-            case .json: bytes = Array(try JSONRenderer().render(report).utf8)
-            case .text: bytes = Array(TextRenderer().render(report).utf8)
-            case .html: bytes = Array(HTMLRenderer().render(report).utf8)
-            case .speedscope: bytes = Array(try SpeedscopeRenderer().render(report).utf8)
-            case .folded: bytes = Array(FoldedRenderer().render(report).utf8)
-            case .pprof: bytes = PprofRenderer().render(report)
+            case .json: return Array(try JSONRenderer().render(report).utf8)
+            case .text:
+                // Colour only for a person at a terminal (and never with NO_COLOR set or into --output).
+                let colour = output == nil && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+                return Array(TextRenderer(options: .init(hideLibraryFrames: !showAll, colour: colour)).render(report).utf8)
+            case .html: return Array(HTMLRenderer().render(report).utf8)
+            case .speedscope: return Array(try SpeedscopeRenderer().render(report).utf8)
+            case .folded: return Array(FoldedRenderer().render(report).utf8)
+            case .pprof: return PprofRenderer().render(report)
             }
         } catch {
             fail("cannot render \(format.rawValue): \(error)")
             throw ExitCode.failure
         }
-        try emit(bytes)
+    }
+
+    /// The session (or `--route`) report built again from `capture.bin`, with the stored options and the
+    /// route filters given here.
+    private func reportFromCapture(_ store: ReportStore, _ sessionId: String) throws -> ProfileReport {
+        let archive: CaptureArchive
+        do {
+            archive = try CaptureArchive.decode(read(store, sessionId, ReportStore.captureFileName))
+        } catch let error as EngineError {
+            fail("\(ReportStore.captureFileName) of session \(sessionId): \(error)")
+            throw ExitCode.failure
+        }
+        var options = archive.options
+        if !excludeRoute.isEmpty { options.excludedRoutes += excludeRoute }
+        if !includeRoute.isEmpty { options.includedRoutes = includeRoute }
+        let reports = archive.build(options: options)
+        guard let route else { return reports.session }
+        guard let report = reports.routes.first(where: { $0.scope == .route(route) }) else {
+            let known = reports.routes.compactMap { if case .route(let name) = $0.scope { TerminalSafe.string(name) } else { nil } }
+            fail("the capture of session \(sessionId) has no route '\(TerminalSafe.string(route))'. Routes: \(known.isEmpty ? "(none)" : known.joined(separator: ", "))")
+            throw ProfctlExit.notFound
+        }
+        return report
     }
 
     private func resolveSession(_ store: ReportStore) throws -> String {

@@ -264,7 +264,9 @@ extension ReportOptions {
         if wire.formats & SessionOptions.formatJSON != 0 { formats.insert(.json) }
         if wire.formats & SessionOptions.formatHTML != 0 { formats.insert(.html) }
         self.init(formats: formats, slowThresholdNs: wire.slowThresholdNs, requestFileName: wire.reportFileName,
-                  includedRoutes: wire.includedRoutes, excludedRoutes: wire.excludedRoutes)
+                  includedRoutes: wire.includedRoutes, excludedRoutes: wire.excludedRoutes,
+                  keepServerErrors: wire.keepServerErrors, keptBasisPoints: Int(wire.keptBasisPoints),
+                  logKeptRequests: wire.logKeptRequests)
     }
 }
 

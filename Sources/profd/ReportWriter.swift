@@ -20,9 +20,11 @@ final class ReportWriter: @unchecked Sendable {
     private let store: ReportStore
     private let symbolizer: Symbolizer
     private let group = DispatchGroup()
+    private let logger: Logger
 
     init(store: ReportStore, logger: Logger) {
         self.store = store
+        self.logger = logger
         self.symbolizer = Symbolizer(logger: logger)
     }
 
@@ -51,11 +53,27 @@ final class ReportWriter: @unchecked Sendable {
     private func write(_ job: ReportJob) throws(EngineError) -> String {
         let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
                                     wallClockTime: job.wallClockTime)
-        let reports = builder.build { stack in
-            symbolizer.symbolize(callchain: symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
-                                 in: job.maps)
+        let symbolize = { (stack: StackTable.Stack) -> [Frame] in
+            self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
+                                      in: job.maps)
         }
-        return try store.write(session: reports.session, routes: reports.routes, requests: reports.requests,
-                               formats: job.options.formats, requestFileName: job.options.requestFileName)
+        let reports = builder.build(symbolize: symbolize)
+        let archive = CaptureArchive(metadata: job.metadata, options: job.options, capture: job.capture,
+                                     framesByStack: reports.framesByStack, symbolize: symbolize)
+        let directory = try store.write(session: reports.session, routes: reports.routes, requests: reports.requests,
+                                        formats: job.options.formats, requestFileName: job.options.requestFileName,
+                                        capture: try archive.encoded())
+        if job.options.logKeptRequests {
+            // pyinstrument's "print each request", for a daemon: each kept request's tree in the log.
+            for report in reports.requests {
+                guard case .request(let request) = report.scope else { continue }
+                logger.info("kept request\n\(TextRenderer().render(report))", metadata: [
+                    "profd.session": "\(job.metadata.id)", "profd.route": "\(request.route)",
+                    "profd.status": "\(request.status)", "profd.wall_ns": "\(request.wallNs)",
+                    "profd.reason": "\(request.reason?.rawValue ?? "")",
+                ])
+            }
+        }
+        return directory
     }
 }

@@ -28,7 +28,10 @@ struct ProfctlTests {
         let reports = ReportBuilder(metadata: metadata, capture: capture).build { stack in
             stack.addresses.map { Frame(function: names[$0] ?? "?", binary: "/app") }
         }
-        try ReportStore(stateDirectory: root).write(session: reports.session, routes: reports.routes)
+        let archive = CaptureArchive(metadata: metadata, options: ReportOptions(), capture: capture,
+                                     framesByStack: reports.framesByStack, symbolize: { _ in [] })
+        try ReportStore(stateDirectory: root).write(session: reports.session, routes: reports.routes,
+                                                    capture: try archive.encoded())
         return root
     }
 
@@ -82,5 +85,53 @@ struct ProfctlTests {
         let (code, output) = try profctl(["--state-dir", "/nonexistent-profd-state", "dump"])
         #expect(code == 3)
         #expect(output.isEmpty, "messages go to stderr, not stdout")
+    }
+
+    @Test("--from-capture builds the reports again from capture.bin, and can leave routes out after the fact")
+    func fromCapture() throws {
+        let root = try makeStore()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let (code, output) = try profctl(["--state-dir", root, "dump", "--from-capture", "--format", "json"])
+        #expect(code == 0)
+        let rebuilt = try JSONDecoder().decode(JSONRenderer.Document.self, from: Data(output.utf8))
+        let (_, stored) = try profctl(["--state-dir", root, "dump", "--format", "json"])
+        let original = try JSONDecoder().decode(JSONRenderer.Document.self, from: Data(stored.utf8))
+        #expect(rebuilt.samples.count == original.samples.count)
+        #expect(rebuilt.functions.map(\.function) == original.functions.map(\.function))
+
+        let (filteredCode, filtered) = try profctl(["--state-dir", root, "dump", "--from-capture", "--format", "text",
+                                                    "--exclude-route", "/hash"])
+        #expect(filteredCode == 0)
+        #expect(filtered.contains("randomNumber") && !filtered.contains("hashPayload"))
+        #expect(filtered.contains("excluded routes: 1 requests, 3 samples left out"))
+
+        let (routeCode, route) = try profctl(["--state-dir", root, "dump", "--from-capture", "--format", "folded", "--route", "/hash"])
+        #expect(routeCode == 0)
+        #expect(route.contains("App.hashPayload(rounds:) 3"))
+
+        let (misuse, _) = try profctl(["--state-dir", root, "dump", "--exclude-route", "/hash"])
+        #expect(misuse == 2)
+    }
+
+    @Test("--show-all shows the library frames the text report folds")
+    func showAll() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("profctl-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var capture = Capture()
+        capture.spans = [SpanRecord(spanId: 1, route: "/r", threadId: 1, beginNs: 0, endNs: 100, status: 200)]
+        for time in 0..<4 { capture.add(tid: 1, timeNs: UInt64(time), addresses: [0x30, 0x10], inKernel: false) }
+        let metadata = SessionMetadata(id: Self.sessionId, service: "svc", pid: 1, uid: 0, executable: "/app",
+                                       startedAt: "2026-11-26T11:17:55.123Z", endedAt: "2026-11-26T11:17:56.123Z",
+                                       durationNs: 1_000_000_000, frequencyHz: 1000, endReason: "stopped", daemonVersion: "0.1.0")
+        let reports = ReportBuilder(metadata: metadata, capture: capture).build { stack in
+            stack.addresses.map { $0 == 0x30 ? Frame(function: "getrandom", binary: "/usr/lib/x86_64-linux-gnu/libc.so.6")
+                                             : Frame(function: "App.main()", binary: "/app") }
+        }
+        try ReportStore(stateDirectory: root).write(session: reports.session, routes: reports.routes)
+        let (_, folded) = try profctl(["--state-dir", root, "dump", "--format", "text", "--route", "/r"])
+        #expect(folded.contains("frame hidden") && !folded.contains("getrandom"))
+        let (code, all) = try profctl(["--state-dir", root, "dump", "--format", "text", "--route", "/r", "--show-all"])
+        #expect(code == 0)
+        #expect(all.contains("getrandom") && !all.contains("frame hidden"))
     }
 }

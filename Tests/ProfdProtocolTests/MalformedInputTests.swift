@@ -131,8 +131,13 @@ struct MalformedInputTests {
         #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold + [0, 0, 65, 0]))
                 == .malformed(reason: "includedRoutes holds 65 patterns, limit is 64"))
         #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold)) == .truncated)
-        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold + [0, 0, 0, 0, 0, 0, 9]))
+        let emptyLists: [UInt8] = [0, 0, 0, 0, 0, 0]
+        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold + emptyLists + [0x01, 0, 0, 9]))
                 == .malformed(reason: "1 trailing bytes after the fields of startSession(0x02)"))
+        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold + emptyLists + [0x04, 0, 0]))
+                == .malformed(reason: "startSession keep flags 4 has unknown bits"))
+        #expect(error(decoding: rawFrame(type: 0x02, payload: header + [0x01] + noThreshold + emptyLists + [0x01, 0x11, 0x27]))
+                == .malformed(reason: "startSession kept share 10001 is over 10000 basis points"))
     }
 
     @Test("the encoder cuts route lists to the limit, so it never sends what a decoder rejects")

@@ -8,7 +8,8 @@ let sampleMessages: [ProfdMessage] = [
     .startSession(StartSession(frequencyHz: 99, options: SessionOptions())),
     .startSession(StartSession(frequencyHz: 500, options: SessionOptions(
         formats: SessionOptions.formatText | SessionOptions.formatHTML, slowThresholdNs: 250_000_000,
-        reportFileName: "{time}-{route}", includedRoutes: ["GET /api/*", "/ü/*"], excludedRoutes: ["GET /health"]))),
+        reportFileName: "{time}-{route}", includedRoutes: ["GET /api/*", "/ü/*"], excludedRoutes: ["GET /health"],
+        keepServerErrors: false, keptBasisPoints: 2_500, logKeptRequests: true))),
     .startSession(StartSession(frequencyHz: 10_000)),
     .startSession(StartSession(frequencyHz: 1)),
     .spanBegin(SpanBegin(spanId: 0x0102_0304_0506_0708, threadId: 0xA1B2_C3D4, timeNs: .max, route: "/users/:id")),

@@ -24,8 +24,10 @@ public struct ReportBuilder {
         public var session: ProfileReport
         /// One per reported route, in route order.
         public var routes: [ProfileReport]
-        /// One per request at least as slow as `options.slowThresholdNs`, in start order.
+        /// One per request the keep policy kept, in start order.
         public var requests: [ProfileReport]
+        /// The symbolized frames (outermost first) of every stack a tree used, by stack id.
+        public var framesByStack: [UInt32: [Frame]] = [:]
     }
 
     /// Builds the session report, one report per route, and one per kept request.
@@ -78,9 +80,7 @@ public struct ReportBuilder {
         var framesByStack: [UInt32: [Frame]] = [:]
         func rootFirst(_ id: UInt32) -> [Frame] {
             if let frames = framesByStack[id] { return frames }
-            let stack = capture.stacks[id]
-            var frames = Array(symbolize(stack).reversed())
-            if stack.inKernel { frames.append(.kernel) }
+            let frames = Self.rootFirstFrames(of: capture.stacks[id], symbolize: symbolize)
             framesByStack[id] = frames
             return frames
         }
@@ -115,7 +115,9 @@ public struct ReportBuilder {
             let time = timeBySpan[span] ?? TimeBreakdown()
             let kept = KeptRequest(spanId: record.spanId, route: record.route, status: record.status,
                                    beginNs: record.beginNs, endNs: end, time: time,
-                                   startedAt: wallClockTime(record.beginNs))
+                                   startedAt: wallClockTime(record.beginNs),
+                                   reason: options.keepReason(wallNs: end - record.beginNs, status: record.status,
+                                                              spanId: record.spanId))
             var tree = CallTree()
             for (stack, count) in (countsByKept[span] ?? [:]).sorted(by: { $0.key < $1.key }) {
                 tree.add(rootFirst: rootFirst(stack), count: count)
@@ -131,16 +133,22 @@ public struct ReportBuilder {
         }
         var session = ProfileReport(scope: .session, metadata: metadata, requests: requests, tree: sessionTree)
         session.keptRequests = requestReports.compactMap { if case .request(let kept) = $0.scope { kept } else { nil } }
-        return Reports(session: session, routes: routeReports, requests: requestReports)
+        return Reports(session: session, routes: routeReports, requests: requestReports, framesByStack: framesByStack)
     }
 
-    /// Finished, reported spans at least as slow as the threshold, in start order.
+    /// A stack's frames, outermost first, with `[kernel]` last when the sample was taken in the kernel.
+    public static func rootFirstFrames(of stack: StackTable.Stack, symbolize: (StackTable.Stack) -> [Frame]) -> [Frame] {
+        var frames = Array(symbolize(stack).reversed())
+        if stack.inKernel { frames.append(.kernel) }
+        return frames
+    }
+
+    /// Finished, reported spans that the keep policy keeps, in start order.
     private func keptSpanIndexes(reported: (String) -> Bool) -> [Int] {
-        guard let threshold = options.slowThresholdNs else { return [] }
-        return capture.spans.indices.filter { index in
+        capture.spans.indices.filter { index in
             let span = capture.spans[index]
-            guard let end = span.endNs, end >= span.beginNs else { return false }
-            return end - span.beginNs >= threshold && reported(span.route)
+            guard let end = span.endNs, end >= span.beginNs, reported(span.route) else { return false }
+            return options.keepReason(wallNs: end - span.beginNs, status: span.status, spanId: span.spanId) != nil
         }.sorted { capture.spans[$0].beginNs < capture.spans[$1].beginNs }
     }
 

@@ -25,14 +25,42 @@ public struct ReportOptions: Sendable, Equatable {
     /// Route patterns never reported; their requests' samples are left out of every report and counted.
     public var excludedRoutes: [String]
 
+    /// Requests that ended with a server error (status ≥ 500) keep a report.
+    public var keepServerErrors: Bool
+    /// This share of the other requests keeps a report, in basis points, picked by a hash of the span id.
+    public var keptBasisPoints: Int
+    /// The daemon logs each kept request's text tree.
+    public var logKeptRequests: Bool
+
     public init(formats: Set<Format> = [.text, .json], slowThresholdNs: UInt64? = nil,
                 requestFileName: String = ReportOptions.defaultRequestFileName,
-                includedRoutes: [String] = [], excludedRoutes: [String] = []) {
+                includedRoutes: [String] = [], excludedRoutes: [String] = [],
+                keepServerErrors: Bool = true, keptBasisPoints: Int = 0, logKeptRequests: Bool = false) {
+        self.keepServerErrors = keepServerErrors
+        self.keptBasisPoints = min(max(keptBasisPoints, 0), 10_000)
+        self.logKeptRequests = logKeptRequests
         self.formats = formats.isEmpty ? [.text, .json] : formats
         self.slowThresholdNs = slowThresholdNs
         self.requestFileName = requestFileName.isEmpty ? Self.defaultRequestFileName : requestFileName
         self.includedRoutes = includedRoutes
         self.excludedRoutes = excludedRoutes
+    }
+
+    /// Why a finished request keeps a report of its own, or nil: decided when it ends (tail-based), from
+    /// what the daemon knows: its wall time, its status, and a hash of its id for the random share.
+    public func keepReason(wallNs: UInt64, status: Int, spanId: UInt64) -> KeptRequest.Reason? {
+        if let slowThresholdNs, wallNs >= slowThresholdNs { return .slow }
+        if keepServerErrors, status >= 500 { return .serverError }
+        if keptBasisPoints > 0, Self.basisPoint(of: spanId) < keptBasisPoints { return .sampled }
+        return nil
+    }
+
+    /// A well-mixed 0..<10 000 from a span id (SplitMix64's finaliser), so consecutive ids spread evenly.
+    static func basisPoint(of spanId: UInt64) -> Int {
+        var z = spanId &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % 10_000)
     }
 
     /// Whether requests of `route` are reported.
@@ -52,13 +80,26 @@ public struct KeptRequest: Codable, Sendable, Equatable {
     public var wallNs: UInt64
     /// Its wall time split into on CPU, off CPU on a thread, and suspended.
     public var time: TimeBreakdown
+    /// Why it was kept.
+    public enum Reason: String, Codable, Sendable {
+        /// At least as slow as the threshold.
+        case slow
+        /// Ended with status ≥ 500.
+        case serverError
+        /// In the configured random share.
+        case sampled
+    }
+
     /// RFC 3339 UTC wall-clock time of its start.
     public var startedAt: String
+    /// Why it was kept (optional so that reports written before it existed still decode).
+    public var reason: Reason?
     /// Its report files relative to the session directory, by format (`json`, `text`, `html`); filled by the store.
     public var files: [String: String]
 
     public init(spanId: UInt64, route: String, status: Int, beginNs: UInt64, endNs: UInt64, time: TimeBreakdown,
-                startedAt: String, files: [String: String] = [:]) {
+                startedAt: String, reason: Reason? = nil, files: [String: String] = [:]) {
+        self.reason = reason
         self.spanId = spanId
         self.route = route
         self.status = status

@@ -9,7 +9,8 @@ import Foundation
 /// STATE/sessions/<session-id>/session.json   whole-session report (JSON, schema v1)
 /// STATE/sessions/<session-id>/session.txt   whole-session text tree
 /// STATE/sessions/<session-id>/routes/<route-file>.json|.txt|.html
-/// STATE/sessions/<session-id>/requests/<request-file>.json|.txt|.html   requests slower than the threshold
+/// STATE/sessions/<session-id>/requests/<request-file>.json|.txt|.html   requests the keep policy kept
+/// STATE/sessions/<session-id>/capture.bin   the raw capture, symbolized (`CaptureArchive`)
 /// ```
 /// Which of `.json`, `.txt` and `.html` exist follows the session's `ReportOptions.formats`.
 /// A session directory is assembled under a temporary name and renamed into place, so a session is either
@@ -18,6 +19,9 @@ import Foundation
 public struct ReportStore: Sendable {
     public let stateDirectory: String
     public var sessionsDirectory: String { stateDirectory + "/sessions" }
+
+    /// The session's raw capture (`CaptureArchive`), from which profctl can build any report again.
+    public static let captureFileName = "capture.bin"
 
     public init(stateDirectory: String) {
         self.stateDirectory = stateDirectory
@@ -36,7 +40,8 @@ public struct ReportStore: Sendable {
     @discardableResult
     public func write(session: ProfileReport, routes: [ProfileReport], requests: [ProfileReport] = [],
                       formats: Set<ReportOptions.Format> = [.text, .json],
-                      requestFileName: String = ReportOptions.defaultRequestFileName) throws(EngineError) -> String {
+                      requestFileName: String = ReportOptions.defaultRequestFileName,
+                      capture: [UInt8]? = nil) throws(EngineError) -> String {
         let id = session.metadata.id
         guard Self.isValidSessionId(id) else { throw EngineError(.storeWriteFailed, "invalid session id") }
         let formats = formats.isEmpty ? [.text, .json] : formats
@@ -75,6 +80,7 @@ public struct ReportStore: Sendable {
             sessionReport.routes = summaries
             sessionReport.keptRequests = kept
             _ = try writeFormats(sessionReport, formats: formats, directory: staging, base: "session")
+            if let capture { try AtomicFile.write(capture, directory: staging, name: Self.captureFileName) }
             guard rename(staging, final) == 0 else {
                 throw EngineError(.storeWriteFailed, "rename \(staging) to \(final)", errno: errno)
             }

@@ -71,6 +71,29 @@ struct ReportOptionsTests {
                               options: ReportOptions(slowThresholdNs: 1_001)).build(symbolize: ReportFixtures.symbolize).requests.isEmpty)
     }
 
+    @Test("the keep policy: slow, server errors, and a reproducible random share, decided at the end")
+    func keepPolicy() {
+        let policy = ReportOptions(slowThresholdNs: 100, keepServerErrors: true, keptBasisPoints: 1_000)
+        #expect(policy.keepReason(wallNs: 100, status: 200, spanId: 1) == .slow)
+        #expect(policy.keepReason(wallNs: 5, status: 503, spanId: 1) == .serverError)
+        #expect(ReportOptions(keepServerErrors: false).keepReason(wallNs: 5, status: 503, spanId: 1) == nil)
+        #expect(ReportOptions().keepReason(wallNs: 5, status: 404, spanId: 1) == nil)
+        // 10%: about a tenth of 20 000 consecutive ids, and the same ids every time.
+        let picked = (1...20_000).filter { policy.keepReason(wallNs: 5, status: 200, spanId: UInt64($0)) == .sampled }
+        #expect((1_800...2_200).contains(picked.count), "\(picked.count)")
+        #expect(picked == (1...20_000).filter { policy.keepReason(wallNs: 5, status: 200, spanId: UInt64($0)) != nil })
+        #expect(ReportOptions(keptBasisPoints: 10_000).keepReason(wallNs: 0, status: 0, spanId: 77) == .sampled)
+    }
+
+    @Test("a server error keeps its report by default, with its reason")
+    func serverErrorKept() {
+        var capture = ReportFixtures.capture()
+        capture.spans[1].status = 502
+        let reports = ReportBuilder(metadata: ReportFixtures.metadata, capture: capture).build(symbolize: ReportFixtures.symbolize)
+        #expect(reports.session.keptRequests.map(\.spanId) == [2])
+        #expect(reports.session.keptRequests.first?.reason == .serverError)
+    }
+
     @Test("request file names: placeholders expanded, unsafe characters folded, never hidden")
     func requestFileNames() {
         let request = KeptRequest(spanId: 42, route: "GET /users/:id", status: 404, beginNs: 0, endNs: 12_500_000,

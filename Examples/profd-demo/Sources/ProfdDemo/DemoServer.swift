@@ -41,6 +41,15 @@ struct DemoServer: AsyncParsableCommand {
     @Option(help: "Keep a report of its own for every request at least this slow, in milliseconds.")
     var slowRequestMs: Int?
 
+    @Option(help: "Keep a report of its own for this share (0...100) of the other requests, picked by profd.")
+    var keptPercentage: Double = 0
+
+    @Flag(inversion: .prefixedNo, help: "Keep a report of its own for every request that ends with status ≥ 500.")
+    var keepServerErrors = true
+
+    @Flag(help: "profd logs each kept request's text tree in its own log.")
+    var logKeptRequests = false
+
     @Option(help: "File name of each kept request's report: {route} {method} {status} {ms} {id} {time}.")
     var reportFileName: String = "{time}-{route}-{id}"
 
@@ -65,6 +74,7 @@ struct DemoServer: AsyncParsableCommand {
         }
         _ = try reportFormats()
         if let slowRequestMs, slowRequestMs < 0 { throw ValidationError("--slow-request-ms must not be negative") }
+        guard (0...100).contains(keptPercentage) else { throw ValidationError("--kept-percentage must be within 0...100") }
         if let executorThreads, executorThreads < 1 { throw ValidationError("--executor-threads must be at least 1") }
     }
 
@@ -90,6 +100,9 @@ struct DemoServer: AsyncParsableCommand {
         clientConfiguration.formats = try reportFormats()
         clientConfiguration.slowRequestThreshold = slowRequestMs.map { .milliseconds($0) }
         clientConfiguration.reportFileName = reportFileName
+        clientConfiguration.keptPercentage = keptPercentage
+        clientConfiguration.keepServerErrors = keepServerErrors
+        clientConfiguration.logKeptRequests = logKeptRequests
         clientConfiguration.includedRoutes = includeRoute
         // The load balancer's health checks would only add noise to the reports.
         clientConfiguration.excludedRoutes = ["GET /health"] + excludeRoute
