@@ -15,9 +15,14 @@ public struct CallTree: Sendable {
     public private(set) var nodes: [Node]
     private var childIndex: [ChildKey: Int] = [:]
 
+    /// Children are told apart by function, binary and file, not by line: the lines of one function are
+    /// where it was when sampled (a call site, a loop), and splitting the function per line would scatter
+    /// its time over siblings. A node shows the line of the first sample that created it.
     private struct ChildKey: Hashable {
         var parent: Int
-        var frame: Frame
+        var function: String
+        var binary: String
+        var file: String?
     }
 
     public static let rootIndex = 0
@@ -34,7 +39,7 @@ public struct CallTree: Sendable {
         var current = Self.rootIndex
         nodes[current].totalSamples += count
         for frame in frames {
-            let key = ChildKey(parent: current, frame: frame)
+            let key = ChildKey(parent: current, function: frame.function, binary: frame.binary, file: frame.file)
             let next: Int
             if let existing = childIndex[key] {
                 next = existing

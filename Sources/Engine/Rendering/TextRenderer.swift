@@ -8,9 +8,13 @@ public struct TextRenderer: ReportRenderer {
         public var hideLibraryFrames = true
         /// Omit nodes below this share of the report's samples (0 keeps everything).
         public var minimumShare = 0.0
-        public init(hideLibraryFrames: Bool = true, minimumShare: Double = 0.0) {
+        /// ANSI colours, for a terminal: the time column red, yellow or green by share (as pyinstrument does),
+        /// hidden frames and `[self]` dimmed. Files stay plain; profctl turns this on only for a TTY.
+        public var colour = false
+        public init(hideLibraryFrames: Bool = true, minimumShare: Double = 0.0, colour: Bool = false) {
             self.hideLibraryFrames = hideLibraryFrames
             self.minimumShare = minimumShare
+            self.colour = colour
         }
     }
 
@@ -98,7 +102,12 @@ public struct TextRenderer: ReportRenderer {
     private func line(total samples: Int, of report: ProfileReport, label: String) -> String {
         let share = report.samples > 0 ? 100 * Double(samples) / Double(report.samples) : 0
         let time = Self.seconds(UInt64(samples) * report.metadata.periodNs)
-        return time + " " + String(format: "%5.1f%%", share) + "  " + label
+        let plain = time + " " + String(format: "%5.1f%%", share)
+        guard options.colour else { return plain + "  " + label }
+        // Labels were made terminal-safe already; the escapes added here are the only ones in the output.
+        let heat = share >= 20 ? "\u{1B}[31m" : share >= 5 ? "\u{1B}[33m" : "\u{1B}[32m"
+        let quiet = label.hasPrefix("[") && (label.hasPrefix("[self]") || label.contains("hidden]"))
+        return heat + plain + "\u{1B}[0m  " + (quiet ? "\u{1B}[2m" + label + "\u{1B}[0m" : label)
     }
 
     /// `1.234s` with millisecond precision, the unit pyinstrument readers expect.
