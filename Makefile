@@ -2,20 +2,20 @@
 SWIFT ?= swift
 STATE_DIR ?= ./.profd
 DEMO_PACKAGE := Examples/profd-demo
-APT_PACKAGES := libsystemd-dev curl python3 python3-jsonschema golang-go gzip
+APT_PACKAGES := libsystemd-dev curl python3 python3-jsonschema golang-go gzip chromium chromium-driver python3-selenium
 
 INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
                 Integrations/Vapor/profd-vapor:.build-vapor \
                 Integrations/Tracing:.build-tracing
 
-.PHONY: demo test deps build release demo-build unit-test integration-test e2e-test bench-throughput clean
+.PHONY: demo test deps build release demo-build unit-test integration-test e2e-test browser-test html-bench bench-throughput clean
 
 ## Install missing system packages (Debian), build in release, run the demo.
 demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
 ## Every test: unit, real-kernel integration, framework integrations, and the end-to-end demo path.
-test: deps release demo-build unit-test integration-test e2e-test
+test: deps release demo-build unit-test integration-test e2e-test browser-test
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,6 +47,14 @@ integration-test:
 
 e2e-test:
 	Tests/EndToEnd/demo-e2e.sh
+
+## The HTML report in headless Chromium: expand, search, zoom, no script injection; screenshots in artifacts/.
+browser-test:
+	Tests/Browser/html-report-test.sh
+
+## First paint of a 1 M-sample, 50 k-node HTML report in Chromium (see BENCHMARKS.md).
+html-bench:
+	Tests/Browser/html-report-bench.sh
 
 ## wrk against the demo server: profiling off, on for 100% and for 10% of requests (see BENCHMARKS.md).
 bench-throughput: deps release demo-build

@@ -87,6 +87,12 @@ let package = Package(
             path: "benchmarks/client-cost"
         ),
 
+        .executableTarget(
+            name: "profd-render-bench",
+            dependencies: ["ProfdEngine"],
+            path: "benchmarks/render"
+        ),
+
         // MARK: Tests
         .target(
             name: "ProfdTestSupport",

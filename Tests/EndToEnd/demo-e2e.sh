@@ -45,6 +45,18 @@ add=[x for x in d[\"functions\"] if x[\"function\"].endswith(\"addNumbers(_:_:)\
 assert f[0][\"totalSamples\"] > (add[0][\"totalSamples\"] if add else 0)
 print(\"randomNumber samples\", f[0][\"totalSamples\"])'"
 
+check "randomNumber() has a file:line from DWARF in the GET /compute JSON, text and HTML" bash -c \
+  "'$profctl' --state-dir '$work/state' dump --format json --route \"GET /compute\" | python3 -c '
+import json,sys
+def nodes(n):
+    yield n
+    for c in n[\"children\"]: yield from nodes(c)
+hits=[n for n in nodes(json.load(sys.stdin)[\"tree\"]) if n[\"function\"].endswith(\"randomNumber()\")]
+assert hits and all(n.get(\"file\",\"\").endswith(\"Workloads.swift\") and n.get(\"line\",0) > 0 for n in hits), hits[:1]
+print(\"randomNumber at\", hits[0][\"file\"].split(\"/\")[-1], hits[0][\"line\"])' \
+  && '$profctl' --state-dir '$work/state' dump --format text --route \"GET /compute\" | grep -q 'randomNumber().*Workloads.swift:[0-9]' \
+  && '$profctl' --state-dir '$work/state' dump --format html --route \"GET /compute\" | grep -q 'Workloads.swift'"
+
 check "--route 'GET /hash' prints only that route's tree" bash -c \
   "'$profctl' --state-dir '$work/state' dump --format json --route \"GET /hash\" | python3 -c '
 import json,sys
@@ -64,7 +76,7 @@ opts_profd=$!
 for _ in $(seq 100); do [ -S "$opts/profd.sock" ] && break; sleep 0.1; done
 opts_port=$(( ${DEMO_PORT:-18181} + 1 ))
 "$here/Examples/profd-demo/.build/release/profd-demo" --port "$opts_port" --socket "$opts/profd.sock" \
-  --formats text,json,html --slow-request-ms 0 --report-file-name '{method}-{route}-{id}' \
+  --formats text,json,html --slow-request-ms 0 --report-file-name '{method}-{route}-{id}' --log-kept-requests \
   --exclude-route 'GET /hash' --print-each-request >"$opts/demo.out" 2>"$opts/demo.err" &
 opts_demo=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$opts_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -87,10 +99,17 @@ assert len(s["keptRequests"]) == 20 and all(k["route"] == "GET /compute" for k i
 assert s["session"]["excludedRequests"] >= 10, s["session"]
 r = json.load(open(session + s["keptRequests"][0]["files"]["json"]))
 assert r["kind"] == "request" and r["request"]["spanId"] == s["keptRequests"][0]["spanId"]
+assert all(k.get("reason") == "slow" for k in s["keptRequests"]), s["keptRequests"][0]
+assert os.path.getsize(session + "capture.bin") > 0, "no raw capture stored"
 html = open(session + "session.html").read()
-assert html.startswith("<!DOCTYPE html>") and "GET /compute" in html and "<script" not in html
+assert html.lstrip().lower().startswith("<!doctype html>") and "GET /compute" in html
+assert "src=\"http" not in html and "href=\"http" not in html, "the HTML must work offline"
 print(f"{len(names)} request files, excluded {s['session']['excludedRequests']} requests")
 PY
+check "the real session's HTML reports pass the Chromium checks (expand, search, no injected script)" bash -c \
+  "ARTIFACTS='$work/artifacts' '$here/Tests/Browser/html-report-test.sh' \$(ls -d '$opts'/state/sessions/*/ | head -1)"
+check "options: --log-kept-requests puts each kept request's tree in profd's log" bash -c \
+  "test \$(grep -c 'kept request' '$opts/profd.log') -eq 20 && grep -q 'compute(iterations:)' '$opts/profd.log'"
 check "options: --print-each-request prints one line per profiled request" bash -c \
   "test \$(grep -c '^profd: GET /compute 200 ' '$opts/demo.err') -eq 20 && ! grep -q 'GET /hash' '$opts/demo.err'"
 
