@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import ProfdProtocol
 import ProfdTestKit
+import Testing
 
 /// A real profd process on a private socket and state directory, stopped with SIGTERM at the end.
 final class DaemonHarness {
@@ -32,10 +33,29 @@ final class DaemonHarness {
     /// Whether the daemon process is still running.
     var isRunning: Bool { process.reapIfExited() == nil }
 
-    /// SIGTERM, then the exit status.
+    /// SIGTERM, then the exit status. Every JSON report the daemon wrote must validate against
+    /// docs/report-schema.json (checked with Debian's python3-jsonschema; a failure is a test issue).
     func stop() -> ChildExit {
         process.signal(SIGTERM)
-        return process.waitForExit()
+        let exit = process.waitForExit()
+        validateReports()
+        return exit
+    }
+
+    private func validateReports() {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        do {
+            let validator = try ChildProcess("/usr/bin/python3", [root.path + "/Tests/validate-reports.py", stateDirectory])
+            var output: [String] = []
+            while let line = try validator.readLine() { output.append(line) }
+            let result = validator.waitForExit()
+            if result.exitCode != 0 {
+                Issue.record("reports in \(stateDirectory) do not match docs/report-schema.json: \(output.joined(separator: "\n"))")
+            }
+        } catch {
+            Issue.record("cannot run Tests/validate-reports.py (is python3-jsonschema installed?): \(error)")
+        }
     }
 
     deinit {
