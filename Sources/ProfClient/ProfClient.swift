@@ -18,10 +18,10 @@ public final class ProfClient: Sendable {
 
     /// The pool that runs profiled requests' async work; started on first use.
     var attributionPool: TaskExecutorPool {
-        guard core.configuration.executorThreads != nil else { return .globalExecutor }
+        guard let threads = core.configuration.executorThreads else { return .globalExecutor }
         return pool.withLock { pool in
             if let pool { return pool }
-            let created = core.configuration.executorThreads.map { TaskExecutorPool(threads: $0) } ?? .globalExecutor
+            let created = TaskExecutorPool(threads: threads)
             pool = created
             return created
         }

@@ -44,7 +44,8 @@ extension ProfClient {
             return try await body(RequestSpan(isProfiled: false))
         }
         let request = RequestSpan(isProfiled: true)
-        let began = ContinuousClock.now
+        // The clock is read for the printed line only, not on every request.
+        let began = core.configuration.printEachRequest ? ContinuousClock.now : nil
         let beginRoute = Self.routeName(method: method, route: path)
         do {
             let result = try await withSpan(route: beginRoute, on: attributionPool, status: { _ in request.status ?? 200 }, isolation: isolation) {
@@ -81,16 +82,14 @@ extension ProfClient {
 
     /// Prints one line per request to standard error when `printEachRequest` is set, skipping the routes
     /// the session's route filters leave out of the reports.
-    private func report(_ request: RequestSpan, method: String, path: String, began: ContinuousClock.Instant, failed: Bool) {
+    private func report(_ request: RequestSpan, method: String, path: String, began: ContinuousClock.Instant?, failed: Bool) {
         let configuration = core.configuration
-        guard configuration.printEachRequest else { return }
+        guard let began else { return }
         let elapsed = ContinuousClock.now - began
         let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         let status = request.status ?? (failed ? 500 : 200)
         let route = Self.routeName(method: method, route: request.route ?? path)
-        if configuration.excludedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) }) { return }
-        if !configuration.includedRoutes.isEmpty,
-           !configuration.includedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) }) { return }
+        guard RoutePattern.selects(route, included: configuration.includedRoutes, excluded: configuration.excludedRoutes) else { return }
         let line = "profd: \(Self.printable(route)) \(status) \(Self.formatMs(ms)) ms (\(Self.printable(path)))\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }

@@ -22,3 +22,12 @@ public enum RoutePattern {
         return g == glob.count
     }
 }
+
+extension RoutePattern {
+    /// The route filter the client and the daemon share: a route is kept unless an excluded pattern matches
+    /// it, and, when there are included patterns, only if one of them matches.
+    public static func selects(_ route: String, included: [String], excluded: [String]) -> Bool {
+        if excluded.contains(where: { matches(route, pattern: $0) }) { return false }
+        return included.isEmpty || included.contains(where: { matches(route, pattern: $0) })
+    }
+}

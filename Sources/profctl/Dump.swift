@@ -107,8 +107,7 @@ struct Dump: ParsableCommand {
             }
             jsonPath = json
         }
-        let colourTerminal = format == .text && output == nil && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
-        if let storedPath, !(format == .text && (showAll || colourTerminal)) {
+        if let storedPath, !(format == .text && (showAll || colour)) {
             // JSON is always stored; text and html only in the formats the session chose.
             if format == .json { return try emit(read(store, sessionId, storedPath)) }
             if let stored = try? store.readFile(session: sessionId, relativePath: storedPath) { return try emit(stored) }
@@ -124,13 +123,16 @@ struct Dump: ParsableCommand {
         try emit(render(report))
     }
 
+    /// Colour only for a person at a terminal, and never with NO_COLOR set or into --output.
+    private var colour: Bool {
+        format == .text && output == nil && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+    }
+
     private func render(_ report: ProfileReport) throws -> [UInt8] {
         do {
             switch format {
             case .json: return Array(try JSONRenderer().render(report).utf8)
             case .text:
-                // Colour only for a person at a terminal (and never with NO_COLOR set or into --output).
-                let colour = output == nil && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
                 return Array(TextRenderer(options: .init(hideLibraryFrames: !showAll, colour: colour)).render(report).utf8)
             case .html: return Array(HTMLRenderer().render(report).utf8)
             case .speedscope: return Array(try SpeedscopeRenderer().render(report).utf8)

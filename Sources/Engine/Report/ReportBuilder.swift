@@ -44,14 +44,16 @@ public struct ReportBuilder {
         let index = SpanIndex(spans: capture.spans, slices: capture.slices, openEndNs: endNs)
 
         // Count samples per (route, stack); most sessions have few routes and few thousand stacks.
+        // Whether each span's route is reported, decided once per route and then read by index, so the
+        // sample loop below hashes no route string for it.
         var reportedRoutes: [String: Bool] = [:]
-        func reported(_ route: String) -> Bool {
-            if let known = reportedRoutes[route] { return known }
-            let answer = options.reports(route: route)
-            reportedRoutes[route] = answer
+        let isReported = capture.spans.map { span in
+            if let known = reportedRoutes[span.route] { return known }
+            let answer = options.reports(route: span.route)
+            reportedRoutes[span.route] = answer
             return answer
         }
-        let keptSpans = keptSpanIndexes(reported: reported)
+        let keptSpans = keptSpanIndexes(isReported: isReported)
         var countsByKept: [Int: [UInt32: Int]] = [:]
         for span in keptSpans { countsByKept[span] = [:] }
 
@@ -62,7 +64,7 @@ public struct ReportBuilder {
             let span = index.span(tid: sample.tid, timeNs: sample.timeNs)
             if let span {
                 samplesBySpan[span] += 1
-                guard reported(capture.spans[span].route) else { excludedSamples += 1; continue }
+                guard isReported[span] else { excludedSamples += 1; continue }
                 countsByKept[span]?[sample.stack, default: 0] += 1
             }
             let route = span.map { capture.spans[$0].route } ?? Self.unattributedRoute
@@ -70,12 +72,12 @@ public struct ReportBuilder {
         }
         let timeBySpan = timeBreakdowns(samplesBySpan: samplesBySpan)
         var timeByRoute: [String: TimeBreakdown] = [:]
-        for (span, time) in timeBySpan where reported(capture.spans[span].route) {
+        for (span, time) in timeBySpan where isReported[span] {
             timeByRoute[capture.spans[span].route, default: TimeBreakdown()].add(time)
         }
         var metadata = self.metadata
         metadata.excludedSamples = excludedSamples
-        metadata.excludedRequests = capture.spans.lazy.filter { !reported($0.route) }.count
+        metadata.excludedRequests = isReported.lazy.filter { !$0 }.count
 
         var framesByStack: [UInt32: [Frame]] = [:]
         func rootFirst(_ id: UInt32) -> [Frame] {
@@ -85,7 +87,7 @@ public struct ReportBuilder {
             return frames
         }
 
-        let reportedSpans = capture.spans.filter { reported($0.route) }
+        let reportedSpans = capture.spans.indices.filter { isReported[$0] }.map { capture.spans[$0] }
         let spansByRoute = Dictionary(grouping: reportedSpans, by: \.route)
         let routeNames = Set(spansByRoute.keys).union(countsByRoute.keys)
             .filter { $0 != Self.unattributedRoute }
@@ -144,10 +146,10 @@ public struct ReportBuilder {
     }
 
     /// Finished, reported spans that the keep policy keeps, in start order.
-    private func keptSpanIndexes(reported: (String) -> Bool) -> [Int] {
+    private func keptSpanIndexes(isReported: [Bool]) -> [Int] {
         capture.spans.indices.filter { index in
             let span = capture.spans[index]
-            guard let end = span.endNs, end >= span.beginNs, reported(span.route) else { return false }
+            guard let end = span.endNs, end >= span.beginNs, isReported[index] else { return false }
             return options.keepReason(wallNs: end - span.beginNs, status: span.status, spanId: span.spanId) != nil
         }.sorted { capture.spans[$0].beginNs < capture.spans[$1].beginNs }
     }

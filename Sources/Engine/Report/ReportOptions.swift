@@ -65,8 +65,7 @@ public struct ReportOptions: Sendable, Equatable {
 
     /// Whether requests of `route` are reported.
     public func reports(route: String) -> Bool {
-        if excludedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) }) { return false }
-        return includedRoutes.isEmpty || includedRoutes.contains(where: { RoutePattern.matches(route, pattern: $0) })
+        RoutePattern.selects(route, included: includedRoutes, excluded: excludedRoutes)
     }
 }
 
