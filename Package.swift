@@ -68,6 +68,7 @@ let package = Package(
             name: "profctl",
             dependencies: [
                 "ProfdEngine",
+                "ProfdProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/profctl"

@@ -90,32 +90,19 @@ extension ProfClient {
         let status = request.status ?? (failed ? 500 : 200)
         let route = Self.routeName(method: method, route: request.route ?? path)
         guard RoutePattern.selects(route, included: configuration.includedRoutes, excluded: configuration.excludedRoutes) else { return }
-        let line = "profd: \(Self.printable(route)) \(status) \(Self.formatMs(ms)) ms (\(Self.printable(path)))\n"
+        let line = "profd: \(TerminalSafe.string(route)) \(status) \(Self.formatMs(ms)) ms (\(TerminalSafe.string(path)))\n"
         var bytes = Array(line.utf8)
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 
-    /// `printable(_:)`, for tests.
-    public static func printableForTests(_ text: String) -> String { printable(text) }
+    /// `TerminalSafe.string(_:)`, as the printed line uses it, for tests.
+    public static func printableForTests(_ text: String) -> String { TerminalSafe.string(text) }
 
     static func formatMs(_ ms: Double) -> String {
         let tenths = Int((ms * 10).rounded())
         return "\(tenths / 10).\(tenths % 10)"
     }
 
-    /// `text` with control characters (terminal escapes among them) shown as `\u{…}`, so a route cannot
-    /// drive the terminal it is printed on.
-    static func printable(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) {
-                out += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
-    }
 }
 
 extension ClientCore {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ProfdEngine
+import ProfdProtocol
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ProfdEngine
+import ProfdProtocol
 
 /// `profctl list`: the stored sessions and their routes.
 struct List: ParsableCommand {

@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 /// Renders a report as a plain-text call tree in the spirit of pyinstrument: time, share of the
 /// report's samples, and function per line, with `[self]` time where a frame also has callees.

@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 extension EngineError.Code {
     /// A stored JSON report could not be turned back into a report.

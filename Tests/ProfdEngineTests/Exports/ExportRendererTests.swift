@@ -1,5 +1,6 @@
 import Foundation
 import ProfdEngine
+import ProfdProtocol
 import Testing
 
 @Suite("Export renderers")

@@ -1,3 +1,5 @@
+import ProfdProtocol
+
 /// The distinct stacks of a call tree with their sample counts: what the folded, speedscope and pprof
 /// exports are written from.
 ///

@@ -1,3 +1,5 @@
+import ProfdProtocol
+
 /// Renders a report as a pprof profile: gzipped protocol buffers following `profile.proto` of
 /// github.com/google/pprof, readable by `go tool pprof`, Pyroscope, Parca and the like.
 ///
