@@ -8,14 +8,14 @@ INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
                 Integrations/Vapor/profd-vapor:.build-vapor \
                 Integrations/Tracing:.build-tracing
 
-.PHONY: demo test deps build release demo-build unit-test integration-test e2e-test browser-test html-bench bench-throughput clean
+.PHONY: demo test deps build release demo-build unit-test integration-test e2e-test browser-test html-bench bench-throughput clean install uninstall systemd-check systemd-test
 
 ## Install missing system packages (Debian), build in release, run the demo.
 demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
 ## Every test: unit, real-kernel integration, framework integrations, and the end-to-end demo path.
-test: deps release demo-build unit-test integration-test e2e-test browser-test
+test: deps release demo-build unit-test integration-test e2e-test browser-test systemd-check systemd-test
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -63,3 +63,41 @@ bench-throughput: deps release demo-build
 
 clean:
 	rm -rf .build .build-hb .build-vapor .build-tracing $(DEMO_PACKAGE)/.build
+
+## Install what `make release` built (install never builds): profd and profctl into $(BINDIR), the systemd
+## units (ExecStart= pointing at $(BINDIR)), sysusers.d and tmpfiles.d entries. PREFIX, DESTDIR and the
+## *_DIR variables are honoured; systemd loads units from /etc, /usr/lib and /usr/local/lib/systemd/system.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERS_DIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILES_DIR ?= $(PREFIX)/lib/tmpfiles.d
+RELEASE_DIR ?= .build/release
+INSTALLED_FILES = $(DESTDIR)$(BINDIR)/profd $(DESTDIR)$(BINDIR)/profctl \
+                  $(DESTDIR)$(SYSTEMD_UNIT_DIR)/profd.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/profd.socket \
+                  $(DESTDIR)$(SYSUSERS_DIR)/profd.conf $(DESTDIR)$(TMPFILES_DIR)/profd.conf
+
+install:
+	@for b in profd profctl; do [ -x "$(RELEASE_DIR)/$$b" ] || { \
+	  echo "make install: $(RELEASE_DIR)/$$b is missing; build it first with 'make release' (install never builds)" >&2; exit 1; }; done
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SYSTEMD_UNIT_DIR)" "$(DESTDIR)$(SYSUSERS_DIR)" "$(DESTDIR)$(TMPFILES_DIR)"
+	install -m 0755 "$(RELEASE_DIR)/profd" "$(RELEASE_DIR)/profctl" "$(DESTDIR)$(BINDIR)/"
+	sed 's|@bindir@|$(BINDIR)|g' packaging/systemd/profd.service > "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/profd.service.tmp"
+	chmod 0644 "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/profd.service.tmp"
+	mv -f "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/profd.service.tmp" "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/profd.service"
+	install -m 0644 packaging/systemd/profd.socket "$(DESTDIR)$(SYSTEMD_UNIT_DIR)/profd.socket"
+	install -m 0644 packaging/systemd/profd.sysusers "$(DESTDIR)$(SYSUSERS_DIR)/profd.conf"
+	install -m 0644 packaging/systemd/profd.tmpfiles "$(DESTDIR)$(TMPFILES_DIR)/profd.conf"
+	@if [ -z "$(DESTDIR)" ]; then echo "installed; to run it: systemd-sysusers profd.conf && systemd-tmpfiles --create profd.conf && systemctl daemon-reload && systemctl enable --now profd.socket"; fi
+
+## Removes exactly the files `make install` wrote (same variables). Leaves the profd user and /var/lib/profd (reports).
+uninstall:
+	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
+
+## The installed units: systemd-analyze verify, security exposure <= 1.5, sysusers/tmpfiles, install/uninstall round trip.
+systemd-check:
+	Tests/Systemd/unit-check.sh
+
+## profd under a real systemd 252 (container): socket activation, notify, watchdog, journald, restarts, reports.
+systemd-test:
+	Tests/Systemd/systemd-e2e.sh
