@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 // profd: a per-request sampling profiler for Swift web services on Linux.
 //
-// The core package stays lean: it depends only on swift-argument-parser and swift-log.
+// The core package stays lean: swift-argument-parser, swift-log, and swift-service-lifecycle for the daemon.
 // The Hummingbird demo server lives in its own package (Examples/profd-demo) so that
 // linking ProfClient into an app never pulls in a web framework.
 import PackageDescription
@@ -19,13 +19,21 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // MARK: C shim — syscalls and macros Swift cannot call directly
         .target(
             name: "CProfdShim",
             path: "Sources/CShim"
+        ),
+
+        // MARK: libsystemd (sd_notify, socket activation, journald, sd_pid_get_unit), for the daemon only
+        .target(
+            name: "CSystemd",
+            path: "Sources/CSystemd",
+            linkerSettings: [.linkedLibrary("systemd")]
         ),
 
         // MARK: Wire protocol, shared by client, daemon and profctl
@@ -59,8 +67,10 @@ let package = Package(
                 "ProfdProtocol",
                 "ProfdEngine",
                 "CProfdShim",
+                "CSystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/profd"
         ),

@@ -8,6 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 
 int32_t profd_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 
@@ -42,4 +45,45 @@ int profd_accept_nonblocking(int listen_fd) {
 
 int profd_pipe_nonblocking(int fds[2]) {
     return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+ssize_t profd_send_with_fd(int sock, const void *buffer, size_t length, int fd) {
+    struct iovec iov = { .iov_base = (void *)buffer, .iov_len = length };
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(sizeof(int))]; } control;
+    memset(&control, 0, sizeof(control));
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = control.bytes, .msg_controllen = sizeof(control.bytes) };
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &fd, sizeof(int));
+    return sendmsg(sock, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+ssize_t profd_recv_with_fd(int sock, void *buffer, size_t length, int *received_fd) {
+    *received_fd = -1;
+    struct iovec iov = { .iov_base = buffer, .iov_len = length };
+    // Room for a few fds: a client may send more than one; all but the first are closed here.
+    union { struct cmsghdr align; char bytes[CMSG_SPACE(8 * sizeof(int))]; } control;
+    struct msghdr message = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = control.bytes, .msg_controllen = sizeof(control.bytes) };
+    ssize_t n = recvmsg(sock, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (n < 0) return n;
+    for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header; header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+            if (*received_fd < 0) *received_fd = fd; else close(fd);
+        }
+    }
+    return n;
+}
+
+int profd_is_procfs(int fd) {
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return 0;
+    return info.f_type == PROC_SUPER_MAGIC;
 }

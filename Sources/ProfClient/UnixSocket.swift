@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+internal import CProfdShim
 
 /// A failed system call on the client socket: the operation and its `errno`.
 struct SocketError: Error, CustomStringConvertible {
@@ -22,10 +23,20 @@ enum ReceiveResult {
 /// client goes through here; each retries `EINTR` and never raises `SIGPIPE`.
 final class UnixSocket {
     private let fd: Int32
+    /// `/proc/self/maps`, opened by this process, to hand to profd with the first bytes sent. profd
+    /// runs as its own user with only CAP_PERFMON, so it may not open another user's maps itself; an fd
+    /// opened here carries this process's permission, and profd checks that it is a procfs file.
+    private var mapsToPass: Int32 = -1
 
-    private init(fd: Int32) { self.fd = fd }
+    private init(fd: Int32) {
+        self.fd = fd
+        mapsToPass = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)
+    }
 
-    deinit { _ = Glibc.close(fd) }
+    deinit {
+        _ = Glibc.close(fd)
+        if mapsToPass >= 0 { _ = Glibc.close(mapsToPass) }
+    }
 
     /// Connects to `path` without blocking. Wraps `socket(2)` and `connect(2)`.
     ///
@@ -63,6 +74,16 @@ final class UnixSocket {
     /// Wraps `send(2)` with `MSG_DONTWAIT | MSG_NOSIGNAL`.
     func send(_ bytes: UnsafeRawBufferPointer) -> Result<Int, SocketError> {
         guard let base = bytes.baseAddress, !bytes.isEmpty else { return .success(0) }
+        if mapsToPass >= 0 {
+            let n = retryingEINTR { profd_send_with_fd(fd, base, bytes.count, mapsToPass) }
+            if n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) {
+                // Passed, or refused (an LSM may forbid passing fds): either way send plain bytes from now on.
+                _ = Glibc.close(mapsToPass)
+                mapsToPass = -1
+            }
+            if n >= 0 { return .success(n) }
+            if errno == EAGAIN || errno == EWOULDBLOCK { return .success(0) }
+        }
         let flags = Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)
         let n = retryingEINTR { Glibc.send(fd, base, bytes.count, flags) }
         if n >= 0 { return .success(n) }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CProfdShim
 import ProfdProtocol
 
 /// One accepted client: its kernel-verified identity, its byte stream decoder and where it is in the
@@ -24,6 +25,9 @@ final class ClientConnection {
     var state: State = .connected
     private(set) var decoder: FrameDecoder
     private(set) var closed = false
+    /// The client's `/proc/self/maps`, passed with its first bytes (SCM_RIGHTS), or -1. Only a procfs
+    /// `maps` file is kept, so its contents come from the kernel; any other passed fd is closed.
+    private(set) var passedMaps: Int32 = -1
     /// Reused for every read, so a chatty client costs no allocation per wake-up.
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
 
@@ -51,7 +55,9 @@ final class ClientConnection {
         var decoded: [ProfdMessage] = []
         // Four reads per wake-up at most, so one chatty client cannot starve the others.
         for _ in 0..<4 {
-            let count = readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, Int32(MSG_DONTWAIT)) }
+            var passed: Int32 = -1
+            let count = readBuffer.withUnsafeMutableBytes { profd_recv_with_fd(fd, $0.baseAddress!, $0.count, &passed) }
+            if passed >= 0 { keepIfMaps(passed) }
             if count == 0 {
                 do throws(ProtocolError) {
                     try drainDecoder(into: &decoded)
@@ -75,6 +81,21 @@ final class ClientConnection {
             if count < readBuffer.count { break }
         }
         return .messages(decoded)
+    }
+
+    private func keepIfMaps(_ candidate: Int32) {
+        guard passedMaps < 0, profd_is_procfs(candidate) != 0, Self.linkTarget(ofFd: candidate).hasSuffix("/maps") else {
+            _ = Glibc.close(candidate)
+            return
+        }
+        passedMaps = candidate
+    }
+
+    private static func linkTarget(ofFd fd: Int32) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        guard count > 0 else { return "" }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private func drainDecoder(into decoded: inout [ProfdMessage]) throws(ProtocolError) {
@@ -107,5 +128,7 @@ final class ClientConnection {
         guard !closed else { return }
         closed = true
         _ = Glibc.close(fd)
+        if passedMaps >= 0 { _ = Glibc.close(passedMaps) }
+        passedMaps = -1
     }
 }

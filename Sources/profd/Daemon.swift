@@ -8,8 +8,10 @@ import ProfdProtocol
 import Synchronization
 
 /// The profd event loop: accepts clients, runs their sessions' samplers and hands finished sessions to
-/// the report writer. Everything except report writing happens on the one thread that calls `run()`.
-final class Daemon {
+/// the report writer. Everything except report writing happens on the one thread that calls `run()`;
+/// the only cross-thread entry is `requestShutdown()` (an atomic flag and the wake pipe), which is what
+/// makes the `@unchecked Sendable` sound.
+final class Daemon: @unchecked Sendable {
     private let configuration: DaemonConfiguration
     private var logger: Logger
     private let store: ReportStore
@@ -21,6 +23,9 @@ final class Daemon {
     /// Finished report writes, posted by the writer's queue and picked up by the loop.
     private let outcomes = OutcomeQueue()
     private let wake: WakePipe
+    private let stopRequested = Atomic<Bool>(false)
+    private let serviceManager = ServiceManager()
+    private var status: DaemonStatus
 
     init(configuration: DaemonConfiguration, logger: Logger) throws(DaemonError) {
         self.configuration = configuration
@@ -28,36 +33,82 @@ final class Daemon {
         self.store = ReportStore(stateDirectory: configuration.stateDirectory)
         self.writer = ReportWriter(store: store, logger: logger)
         self.wake = try WakePipe()
+        self.status = DaemonStatus(stateDirectory: configuration.stateDirectory)
     }
 
-    /// Runs until SIGTERM or SIGINT, then finishes every open session's reports and returns.
+    /// Asks the loop to finish; safe from any thread (the lifecycle's graceful-shutdown handler).
+    func requestShutdown() {
+        stopRequested.store(true, ordering: .releasing)
+        WakePipe.signal(wake.writeFd)
+    }
+
+    /// Recovers the state directory, takes the listening socket (from systemd, or binds it), says
+    /// READY=1, and serves until `requestShutdown()`; then finishes every open session's reports, marked
+    /// incomplete, and returns.
     func run() throws(DaemonError) {
         do throws(EngineError) {
             try store.prepare()
         } catch {
             throw DaemonError("cannot prepare state directory \(configuration.stateDirectory): \(error)")
         }
-        let listener = try UnixListener.bind(path: configuration.socketPath, mode: configuration.socketMode)
+        status.usage = store.usage()
+        let listener: UnixListener
+        if let passed = SocketActivation.adoptListener() {
+            listener = UnixListener.adopted(fd: passed)
+        } else {
+            listener = try UnixListener.bind(path: configuration.socketPath, mode: configuration.socketMode)
+        }
         self.listener = listener
-        ShutdownSignal.install(wakeFd: wake.writeFd)
+        FaultHooks.installIfEnabled(logger: logger)
         logger.info("profd listening", metadata: [
-            "profd.socket": "\(configuration.socketPath)", "profd.state_dir": "\(configuration.stateDirectory)",
-            "profd.version": "\(ProfdVersion.string)",
+            "profd.socket": "\(listener.path ?? "passed by systemd")", "profd.state_dir": "\(configuration.stateDirectory)",
+            "profd.version": "\(ProfdVersion.string)", "profd.sessions_on_disk": "\(status.usage.sessions)",
+            "profd.disk_bytes": "\(status.usage.bytes)",
+            "profd.watchdog_ms": "\(serviceManager.watchdogPeriodNs.map { String($0 / 500_000) } ?? "off")",
         ])
+        serviceManager.ready(status: status.line(sessions: [], writing: 0))
 
-        while !ShutdownSignal.requested {
+        var lastWatchdogNs: UInt64 = 0
+        var lastStatusNs: UInt64 = profd_monotonic_ns()
+        while !stopRequested.load(ordering: .acquiring) {
             pollOnce(timeoutMs: 100)
+            FaultHooks.stallIfRequested()
+            let now = profd_monotonic_ns()
+            if let period = serviceManager.watchdogPeriodNs, now &- lastWatchdogNs >= period {
+                serviceManager.watchdog()
+                lastWatchdogNs = now
+            }
+            if now &- lastStatusNs >= DaemonStatus.intervalNs {
+                publishStatus(nowNs: now, sinceNs: lastStatusNs)
+                lastStatusNs = now
+            }
         }
 
-        logger.info("profd shutting down", metadata: ["profd.open_sessions": "\(connections.values.filter { $0.session != nil }.count)"])
+        let open = connections.values.filter { $0.session != nil }.count
+        logger.info("profd shutting down", metadata: ["profd.open_sessions": "\(open)"])
+        serviceManager.stopping(status: "stopping: writing the reports of \(open) open session\(open == 1 ? "" : "s")")
         listener.close()
         for connection in Array(connections.values) {
             finishSession(of: connection, reason: "daemon-shutdown")
             connection.close()
         }
         connections.removeAll()
-        writer.waitForAll()
+        // Symbolizing a big session takes a while: keep the watchdog fed while the writer finishes.
+        writer.waitForAll { [serviceManager] in serviceManager.watchdog() }
         deliverOutcomes()
+    }
+
+    /// Sends `STATUS=` when the line changed: what is being profiled, at what rate, and what is on disk.
+    private func publishStatus(nowNs: UInt64, sinceNs: UInt64) {
+        let sessions = connections.values.compactMap { connection in
+            connection.session.map { DaemonStatus.Active(pid: $0.peer.pid, unit: $0.unit) }
+        }
+        status.sampleRate(over: nowNs &- sinceNs)
+        let line = status.line(sessions: sessions, writing: writer.pending)
+        if line != status.lastPublished {
+            serviceManager.status(line)
+            status.lastPublished = line
+        }
     }
 
     private func pollOnce(timeoutMs: Int32) {
@@ -95,7 +146,9 @@ final class Daemon {
         let now = profd_monotonic_ns()
         for connection in connections.values {
             guard let session = connection.session else { continue }
+            let before = session.sampleCount
             session.drain()
+            status.samplesSinceLastStatus += session.sampleCount - before
             session.rescanIfDue(nowNs: now)
         }
         deliverOutcomes()
@@ -178,12 +231,12 @@ final class Daemon {
         do throws(EngineError) {
             let session = try ProfilingSession(id: id, peer: connection.peer, service: service,
                                                frequencyHz: frequencyHz, reportOptions: options,
-                                               configuration: configuration)
+                                               passedMaps: connection.passedMaps, configuration: configuration)
             connection.state = .profiling(service: service, session: session)
             connection.send(.sessionStarted(SessionStarted(sessionId: id, frequencyHz: UInt32(frequencyHz))))
             logger.info("session started", metadata: metadata(connection, [
-                "profd.session": "\(id)", "profd.frequency_hz": "\(frequencyHz)",
-            ]))
+                "profd.session": "\(id)", "profd.frequency_hz": "\(frequencyHz)", "profd.service": "\(service)",
+            ], unit: session.unit))
         } catch {
             logger.error("cannot start sampling", metadata: metadata(connection, ["profd.error": "\(error)"]))
             let code: ErrorReply.Code = (error.errno == EACCES || error.errno == EPERM) ? .permissionDenied : .internal
@@ -216,7 +269,7 @@ final class Daemon {
         logger.info("session stopped", metadata: metadata(connection, [
             "profd.session": "\(session.id)", "profd.reason": "\(reason)",
             "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",
-        ]))
+        ], unit: session.unit))
         let outcomes = self.outcomes
         let wakeFd = wake.writeFd
         writer.submit(job, connection: connection.serial) { outcome in
@@ -234,13 +287,19 @@ final class Daemon {
             let connection = connections[outcome.connection]
             switch outcome.result {
             case .success(let directory):
-                logger.info("reports written", metadata: [
+                status.usage.sessions += 1
+                status.usage.bytes += ReportStore.diskBytes(under: directory)
+                var fields: Logger.Metadata = [:]
+                if let unit = outcome.clientUnit { fields["profd.client_unit"] = "\(unit)" }
+                logger.info("reports written", metadata: fields.merging([
                     "profd.session": "\(outcome.sessionId)", "profd.directory": "\(directory)",
+                    "profd.client_pid": "\(outcome.clientPid)",
                     "profd.elapsed_ms": "\(outcome.elapsed.components.seconds * 1000 + outcome.elapsed.components.attoseconds / 1_000_000_000_000_000)",
-                ])
+                ]) { own, _ in own })
                 connection?.send(.sessionStopped(SessionStopped(sessionId: outcome.sessionId, reportDirectory: directory)))
             case .failure(let error):
-                logger.error("cannot write reports", metadata: ["profd.session": "\(outcome.sessionId)", "profd.error": "\(error)"])
+                logger.error("cannot write reports", metadata: ["profd.session": "\(outcome.sessionId)", "profd.error": "\(error)",
+                                                               "profd.client_pid": "\(outcome.clientPid)"])
                 connection?.send(.error(ErrorReply(code: .internal, message: "reports of session \(outcome.sessionId) were not written: \(error)")))
             }
             if let connection, case .stopping(let service, _) = connection.state {
@@ -249,9 +308,11 @@ final class Daemon {
         }
     }
 
-    /// Log metadata naming the client, plus `extra`.
-    private func metadata(_ connection: ClientConnection, _ extra: Logger.Metadata = [:]) -> Logger.Metadata {
-        extra.merging(["profd.client_pid": "\(connection.peer.pid)", "profd.client_uid": "\(connection.peer.uid)"]) { own, _ in own }
+    /// Log metadata naming the client (and its systemd unit, when known), plus `extra`.
+    private func metadata(_ connection: ClientConnection, _ extra: Logger.Metadata = [:], unit: String? = nil) -> Logger.Metadata {
+        var client: Logger.Metadata = ["profd.client_pid": "\(connection.peer.pid)", "profd.client_uid": "\(connection.peer.uid)"]
+        if let unit { client["profd.client_unit"] = "\(unit)" }
+        return extra.merging(client) { own, _ in own }
     }
 }
 

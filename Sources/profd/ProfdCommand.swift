@@ -1,9 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import Logging
+import ServiceLifecycle
 
-/// `profd`: the profiling daemon, in the foreground.
+/// `profd`: the profiling daemon, in the foreground (systemd runs it as `Type=notify`).
 @main
-struct ProfdCommand: ParsableCommand {
+struct ProfdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profd",
         abstract: "Per-request sampling profiler daemon for Swift web services.",
@@ -12,16 +16,22 @@ struct ProfdCommand: ParsableCommand {
             with perf_event_open and writes text and JSON reports per route and per session under \
             STATE-DIR/sessions/<session-id>/.
 
+            Under systemd, profd takes its listening socket from profd.socket (socket activation), its \
+            state directory from $STATE_DIRECTORY, logs to the journal with one field per detail \
+            (PROFD_SESSION=, PROFD_CLIENT_PID=, PROFD_CLIENT_UNIT=, ...), reports its state with \
+            sd_notify (READY=1, STATUS=, WATCHDOG=1, STOPPING=1), and on SIGTERM writes the reports of \
+            open sessions, marked incomplete, before it exits.
+
             Examples:
               profd                                    # production defaults (run by systemd)
               profd --state-dir ./.profd --socket ./.profd/profd.sock --log-level debug
             """,
         version: ProfdVersion.string)
 
-    @Option(name: .long, help: "Directory for reports.")
-    var stateDir: String = DaemonConfiguration().stateDirectory
+    @Option(name: .long, help: ArgumentHelp("Directory for reports (default: $STATE_DIRECTORY, else \(DaemonConfiguration().stateDirectory)).", valueName: "dir"))
+    var stateDir: String?
 
-    @Option(name: .long, help: "Path of the control socket.")
+    @Option(name: .long, help: "Path of the control socket, when systemd does not pass one.")
     var socket: String = DaemonConfiguration().socketPath
 
     @Option(name: .long, help: "Permission bits of the socket file, in octal.")
@@ -33,26 +43,61 @@ struct ProfdCommand: ParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Where logs go: journal, stderr, or auto (the journal when systemd connected stderr to it).")
+    var logTarget: String = LogTarget.auto.rawValue
+
     mutating func validate() throws {
         guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, e.g. 660") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
+        guard LogTarget(rawValue: logTarget) != nil else {
+            throw ValidationError("unknown --log-target '\(logTarget)': use \(LogTarget.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard (1024...16 << 20).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes must be 1024...16777216") }
     }
 
-    func run() throws {
+    func run() async throws {
         var configuration = DaemonConfiguration()
-        configuration.stateDirectory = stateDir
+        configuration.stateDirectory = stateDir ?? Self.systemdStateDirectory() ?? configuration.stateDirectory
         configuration.socketPath = socket
         configuration.socketMode = UInt32(socketMode, radix: 8) ?? 0o660
         configuration.limits.maximumMessageBytes = maxMessageBytes
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "profd")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        switch (LogTarget(rawValue: logTarget) ?? .auto).resolved {
+        case .journal:
+            LoggingSystem.bootstrap { label in
+                var handler = JournalLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        case .stderr, .auto:
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
+        // A peer that vanishes mid-send must not kill the daemon.
+        signal(SIGPIPE, SIG_IGN)
+        let logger = Logger(label: "profd")
         do {
-            try Daemon(configuration: configuration, logger: logger).run()
+            let daemon = try Daemon(configuration: configuration, logger: logger)
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [.init(service: DaemonService(daemon: daemon),
+                                 successTerminationBehavior: .gracefullyShutdownGroup,
+                                 failureTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+            try await group.run()
         } catch {
             logger.critical("profd cannot run", metadata: ["profd.error": "\(error)"])
             throw ExitCode.failure
         }
+    }
+
+    /// systemd's `StateDirectory=profd` arrives as `$STATE_DIRECTORY` (colon-separated if several).
+    static func systemdStateDirectory() -> String? {
+        guard let raw = getenv("STATE_DIRECTORY") else { return nil }
+        let first = String(cString: raw).split(separator: ":").first.map(String.init)
+        return first?.isEmpty == false ? first : nil
     }
 }

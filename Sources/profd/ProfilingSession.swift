@@ -30,6 +30,11 @@ final class ProfilingSession {
     let frequencyHz: Int
     let startedAt: WallClock.Instant
     let executable: String?
+    /// The client's systemd unit, from its cgroup (`sd_pid_get_unit`); nil outside systemd.
+    let unit: String?
+    /// The client's own `/proc/self/maps` fd, used when profd may not open `/proc/PID/maps` (another
+    /// user's process: profd holds CAP_PERFMON, not CAP_SYS_PTRACE). Borrowed from the connection.
+    private let passedMaps: Int32
     /// What the client asked of the reports (formats, kept requests, route filters).
     let reportOptions: ReportOptions
     private let limits: DaemonConfiguration.Limits
@@ -44,7 +49,7 @@ final class ProfilingSession {
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
     init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
-         configuration: DaemonConfiguration) throws(EngineError) {
+         passedMaps: Int32 = -1, configuration: DaemonConfiguration) throws(EngineError) {
         self.id = id
         self.reportOptions = reportOptions
         self.peer = peer
@@ -53,8 +58,11 @@ final class ProfilingSession {
         self.limits = configuration.limits
         self.rescanIntervalNs = configuration.rescanIntervalNs
         self.startedAt = WallClock.now()
-        self.executable = Self.executablePath(pid: peer.pid)
-        self.maps = (try? ProcessMaps.read(pid: peer.pid)) ?? ProcessMaps(parsing: "")
+        self.passedMaps = passedMaps
+        self.unit = systemdUnit(ofPid: peer.pid)
+        let maps = Self.readMaps(pid: peer.pid, passed: passedMaps) ?? ProcessMaps(parsing: "")
+        self.maps = maps
+        self.executable = Self.executablePath(pid: peer.pid) ?? maps.firstExecutablePath
         self.sampler = try PerfSampler(pid: peer.pid, configuration: SamplerConfiguration(frequencyHz: frequencyHz, ringDataPages: configuration.ringDataPages))
         self.lastRescanNs = profd_monotonic_ns()
     }
@@ -107,7 +115,14 @@ final class ProfilingSession {
         guard let sampler, nowNs &- lastRescanNs >= rescanIntervalNs else { return }
         lastRescanNs = nowNs
         _ = sampler.rescanThreads()
-        if let fresh = try? ProcessMaps.read(pid: peer.pid) { maps.merge(fresh) }
+        if let fresh = Self.readMaps(pid: peer.pid, passed: passedMaps) { maps.merge(fresh) }
+    }
+
+    /// `/proc/PID/maps` when profd may read it, else the client's passed maps fd.
+    private static func readMaps(pid: Int32, passed: Int32) -> ProcessMaps? {
+        if let own = try? ProcessMaps.read(pid: pid) { return own }
+        guard passed >= 0 else { return nil }
+        return try? ProcessMaps.read(fd: passed)
     }
 
     func beginSpan(spanId: UInt64, route: String, threadId: UInt32, timeNs: UInt64) {
@@ -146,7 +161,7 @@ final class ProfilingSession {
     /// Stops sampling and hands back everything needed to write the reports.
     func finish(reason: String) -> ReportJob {
         drain()
-        if let fresh = try? ProcessMaps.read(pid: peer.pid) { maps.merge(fresh) }
+        if let fresh = Self.readMaps(pid: peer.pid, passed: passedMaps) { maps.merge(fresh) }
         sampler?.stop()
         sampler = nil
         let ended = WallClock.now()
@@ -155,7 +170,7 @@ final class ProfilingSession {
             startedAt: startedAt.rfc3339, endedAt: ended.rfc3339,
             durationNs: ended.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: reason,
             lostSamples: capture.lostSamples, droppedSamples: capture.droppedSamples, droppedSpans: capture.droppedSpans,
-            daemonVersion: ProfdVersion.string)
+            unit: unit, complete: reason == "stopped", daemonVersion: ProfdVersion.string)
         let start = startedAt
         return ReportJob(metadata: metadata, capture: capture, maps: maps, options: reportOptions,
                          wallClockTime: { start.at(monotonicNs: $0).rfc3339 })

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import ProfdEngine
+import Synchronization
 
 /// Symbolizes finished sessions and writes their reports, off the event loop.
 ///
@@ -11,6 +12,8 @@ final class ReportWriter: @unchecked Sendable {
     struct Outcome: Sendable {
         var connection: UInt64
         var sessionId: String
+        var clientPid: Int32
+        var clientUnit: String?
         var result: Result<String, EngineError>
         /// Time spent symbolizing, building and writing, for the log and for benchmarks.
         var elapsed: Duration
@@ -20,6 +23,7 @@ final class ReportWriter: @unchecked Sendable {
     private let store: ReportStore
     private let symbolizer: Symbolizer
     private let group = DispatchGroup()
+    private let inFlight = Mutex<Int>(0)
     private let logger: Logger
 
     init(store: ReportStore, logger: Logger) {
@@ -31,8 +35,12 @@ final class ReportWriter: @unchecked Sendable {
     /// Writes `job`'s reports in the background and calls `completion` (on the writer's queue) when done.
     func submit(_ job: ReportJob, connection: UInt64, completion: @escaping @Sendable (Outcome) -> Void) {
         group.enter()
+        inFlight.withLock { $0 += 1 }
         queue.async { [self] in
-            defer { group.leave() }
+            defer {
+                inFlight.withLock { $0 -= 1 }
+                group.leave()
+            }
             let clock = ContinuousClock()
             let started = clock.now
             let result: Result<String, EngineError>
@@ -41,13 +49,20 @@ final class ReportWriter: @unchecked Sendable {
             } catch {
                 result = .failure(error)
             }
-            completion(Outcome(connection: connection, sessionId: job.metadata.id, result: result, elapsed: clock.now - started))
+            completion(Outcome(connection: connection, sessionId: job.metadata.id, clientPid: job.metadata.pid,
+                               clientUnit: job.metadata.unit, result: result, elapsed: clock.now - started))
         }
     }
 
-    /// Blocks until every submitted job has been written (used at shutdown).
-    func waitForAll() {
-        group.wait()
+    /// Sessions submitted and not yet written.
+    var pending: Int { inFlight.withLock { $0 } }
+
+    /// Blocks until every submitted job has been written (at shutdown), calling `tick` every second
+    /// meanwhile (the watchdog keep-alive).
+    func waitForAll(tick: () -> Void = {}) {
+        while group.wait(timeout: .now() + 1) == .timedOut {
+            tick()
+        }
     }
 
     private func write(_ job: ReportJob) throws(EngineError) -> String {

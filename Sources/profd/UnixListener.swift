@@ -6,7 +6,14 @@ import CProfdShim
 /// The daemon's listening Unix stream socket.
 struct UnixListener {
     let fd: Int32
-    let path: String
+    /// The socket file this process created, removed again by `close()`; nil for a socket systemd
+    /// passed (`profd.socket` owns that file, and keeps it across restarts of the service).
+    let path: String?
+
+    /// A listening socket systemd opened for us (socket activation).
+    static func adopted(fd: Int32) -> UnixListener {
+        UnixListener(fd: fd, path: nil)
+    }
 
     /// Binds and listens on `path`, creating its parent directory. A stale socket file left by a dead
     /// daemon is replaced; a live one (another profd answers) is an error.
@@ -42,7 +49,7 @@ struct UnixListener {
 
     func close() {
         _ = Glibc.close(fd)
-        unlink(path)
+        if let path { unlink(path) }
     }
 
     static func socketAddress(_ path: String) throws(DaemonError) -> sockaddr_un {

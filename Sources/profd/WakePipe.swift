@@ -26,28 +26,3 @@ struct WakePipe {
         while read(readFd, &buffer, buffer.count) > 0 {}
     }
 }
-
-/// SIGTERM / SIGINT handling: the handler only sets a flag and writes to the wake pipe.
-enum ShutdownSignal {
-    nonisolated(unsafe) private static var flag: sig_atomic_t = 0
-    nonisolated(unsafe) private static var wakeFd: Int32 = -1
-
-    static var requested: Bool { flag != 0 }
-
-    static func install(wakeFd fd: Int32) {
-        wakeFd = fd
-        let handler: @convention(c) (Int32) -> Void = { _ in
-            ShutdownSignal.flag = 1
-            WakePipe.signal(ShutdownSignal.wakeFd)
-        }
-        signal(SIGTERM, handler)
-        signal(SIGINT, handler)
-        signal(SIGPIPE, SIG_IGN)
-        // A parent may have spawned us with these blocked (signal masks are inherited); unblock them.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGTERM)
-        sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-    }
-}

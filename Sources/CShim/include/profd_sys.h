@@ -28,3 +28,18 @@ int profd_accept_nonblocking(int listen_fd);
 /// Creates a non-blocking, close-on-exec pipe. Wraps `pipe2(2)`.
 int profd_pipe_nonblocking(int fds[2]);
 #endif
+
+#ifndef PROFD_SYS_H_FDPASS
+#define PROFD_SYS_H_FDPASS
+#include <sys/types.h>
+/// Sends `length` bytes with `fd` attached (SCM_RIGHTS), without blocking or raising SIGPIPE.
+/// Wraps `sendmsg(2)`; returns the bytes sent or -1 with errno set.
+ssize_t profd_send_with_fd(int sock, const void *buffer, size_t length, int fd);
+
+/// Receives bytes without blocking; a file descriptor that came with them (SCM_RIGHTS) is stored in
+/// `*received_fd` (close-on-exec), or -1. Extra fds are closed. Wraps `recvmsg(2)`.
+ssize_t profd_recv_with_fd(int sock, void *buffer, size_t length, int *received_fd);
+
+/// 1 if `fd` is a file of procfs (so its contents come from the kernel, not from whoever passed it).
+int profd_is_procfs(int fd);
+#endif

@@ -94,8 +94,8 @@ public struct HTMLRenderer: ReportRenderer {
 
     private func headerLines(_ report: ProfileReport) -> [String] {
         let meta = report.metadata
-        var lines = ["service \(meta.service) · pid \(meta.pid) · session \(meta.id)",
-                     "started \(meta.startedAt) · \(TextRenderer.seconds(meta.durationNs)) · \(meta.endReason)"]
+        var lines = ["service \(meta.service) · pid \(meta.pid)" + (meta.unit.map { " · unit \($0)" } ?? "") + " · session \(meta.id)",
+                     "started \(meta.startedAt) · \(TextRenderer.seconds(meta.durationNs)) · \(TextRenderer.ending(meta))"]
         if case .request(let request) = report.scope, !request.startedAt.isEmpty {
             lines.append("request began \(request.startedAt) · wall \(TextRenderer.milliseconds(request.wallNs))")
         }

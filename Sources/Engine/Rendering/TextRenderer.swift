@@ -35,8 +35,9 @@ public struct TextRenderer: ReportRenderer {
         case .route(let route): title = "route " + TerminalSafe.string(route)
         case .request(let request): title = "request \(request.spanId) · " + TerminalSafe.string(request.route) + " · status \(request.status)"
         }
-        out += "profd · \(title) · service \(TerminalSafe.string(meta.service)) · pid \(meta.pid)\n"
-        out += "session \(meta.id) · started \(meta.startedAt) · \(Self.seconds(meta.durationNs)) · \(meta.endReason)\n"
+        out += "profd · \(title) · service \(TerminalSafe.string(meta.service)) · pid \(meta.pid)"
+        out += (meta.unit.map { " · unit " + TerminalSafe.string($0) } ?? "") + "\n"
+        out += "session \(meta.id) · started \(meta.startedAt) · \(Self.seconds(meta.durationNs)) · \(Self.ending(meta))\n"
         out += Self.requestLine(report.requests) + "\n"
         if let time = report.requests.time, time.requests > 0 {
             out += Self.timeLine(time) + "\n"
@@ -112,6 +113,11 @@ public struct TextRenderer: ReportRenderer {
     }
 
     /// `1.234s` with millisecond precision, the unit pyinstrument readers expect.
+    /// The end reason, flagged when the session was cut short.
+    static func ending(_ meta: SessionMetadata) -> String {
+        meta.complete == false ? "\(meta.endReason) (incomplete)" : meta.endReason
+    }
+
     static func seconds(_ ns: UInt64) -> String {
         String(format: "%.3fs", Double(ns) / 1e9)
     }

@@ -24,12 +24,17 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
     /// (Optional so that reports written before these fields existed still decode.)
     public var excludedRequests: Int?
     public var excludedSamples: Int?
+    /// The client's systemd unit (`demo.service`), from its cgroup; nil outside systemd.
+    public var unit: String?
+    /// False when the session was cut short (the client vanished or profd shut down): its reports hold
+    /// what was sampled until then. Nil in reports written before this field existed.
+    public var complete: Bool?
     public var daemonVersion: String
 
     public init(id: String, service: String, pid: Int32, uid: UInt32, executable: String?, startedAt: String,
                 endedAt: String, durationNs: UInt64, frequencyHz: Int, endReason: String,
                 lostSamples: UInt64 = 0, droppedSamples: UInt64 = 0, droppedSpans: UInt64 = 0,
-                daemonVersion: String) {
+                unit: String? = nil, complete: Bool? = nil, daemonVersion: String) {
         self.id = id
         self.service = service
         self.pid = pid
@@ -44,6 +49,8 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
         self.lostSamples = lostSamples
         self.droppedSamples = droppedSamples
         self.droppedSpans = droppedSpans
+        self.unit = unit
+        self.complete = complete
         self.daemonVersion = daemonVersion
     }
 }

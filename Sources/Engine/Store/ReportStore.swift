@@ -36,6 +36,35 @@ public struct ReportStore: Sendable {
         }
     }
 
+    /// What the store holds: complete sessions and the disk space of everything under `sessions/`.
+    public struct Usage: Sendable, Equatable {
+        public var sessions: Int
+        /// Allocated bytes (like `du`), not file lengths.
+        public var bytes: UInt64
+
+        public init(sessions: Int, bytes: UInt64) {
+            self.sessions = sessions
+            self.bytes = bytes
+        }
+    }
+
+    /// Walks `sessions/` (after a restart, and for the status line). Unreadable entries count as empty.
+    public func usage() -> Usage {
+        Usage(sessions: sessionIds().count, bytes: Self.diskBytes(under: sessionsDirectory))
+    }
+
+    /// Allocated bytes of `path` and everything below it, without following symbolic links.
+    public static func diskBytes(under path: String) -> UInt64 {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return 0 }
+        var total = UInt64(info.st_blocks) * 512
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { return total }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+            total += diskBytes(under: path + "/" + name)
+        }
+        return total
+    }
+
     /// Writes all reports of one session atomically; returns the session directory.
     @discardableResult
     public func write(session: ProfileReport, routes: [ProfileReport], requests: [ProfileReport] = [],

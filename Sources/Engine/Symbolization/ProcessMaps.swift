@@ -64,6 +64,18 @@ public struct ProcessMaps: Sendable, Hashable {
         return ProcessMaps(parsing: String(decoding: bytes, as: UTF8.self))
     }
 
+    /// Reads and parses an open maps file: a client's `/proc/self/maps` that it passed to profd, for a
+    /// process profd may not open itself. Blocking.
+    @available(*, noasync, message: "reads procfs; call from a thread, not the cooperative pool")
+    public static func read(fd: Int32) throws(EngineError) -> ProcessMaps {
+        let bytes = try readWholeFile(fd: fd, name: "passed maps (fd \(fd))")
+        return ProcessMaps(parsing: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The path of the lowest file-backed executable mapping: the main program, which the kernel maps
+    /// at the lowest address (libraries go high). For when `/proc/PID/exe` is not readable.
+    public var firstExecutablePath: String? { mappings.first?.path }
+
     /// The mapping whose `start ..< end` holds `address`, by binary search.
     public func mapping(containing address: UInt64) -> Mapping? {
         guard let index = indexOfLast(startingAtOrBefore: address) else { return nil }

@@ -104,10 +104,17 @@ func readWholeFile(path: String, limit: Int = 64 << 20) throws(EngineError) -> [
         throw EngineError(.symbolFileUnreadable, "cannot open \(path)", errno: Glibc.errno)
     }
     defer { Glibc.close(fd) }
+    return try readWholeFile(fd: fd, name: path, limit: limit)
+}
+
+/// Reads an open file from its start (a procfs file is generated afresh on every read from offset 0).
+func readWholeFile(fd: Int32, name path: String, limit: Int = 64 << 20) throws(EngineError) -> [UInt8] {
     var result: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    var offset: off_t = 0
     while true {
-        let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        let n = chunk.withUnsafeMutableBytes { Glibc.pread(fd, $0.baseAddress, $0.count, offset) }
+        if n > 0 { offset += off_t(n) }
         if n > 0 {
             result.append(contentsOf: chunk[0 ..< n])
             guard result.count <= limit else {
