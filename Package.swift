@@ -131,6 +131,12 @@ let package = Package(
             path: "Tests/ProfdEngineTests",
             exclude: ["Golden"]
         ),
+        // The daemon's own pieces (journal fields, status line), by @testable import of the executable.
+        .testTarget(
+            name: "ProfdDaemonTests",
+            dependencies: ["profd", "ProfdEngine", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/ProfdDaemonTests"
+        ),
         .testTarget(
             name: "ProfdIntegrationTests",
             dependencies: ["ProfdProtocol", "ProfdEngine", "ProfdTestKit", "CProfdShim"],

@@ -50,8 +50,9 @@ public final class ChildProcess {
     private var pending: [UInt8] = []
     private var exit: ChildExit?
 
-    /// Spawns `path` with `arguments` and a minimal environment. Wraps `posix_spawn(3)`.
-    public init(_ path: String, _ arguments: [String]) throws {
+    /// Spawns `path` with `arguments` and a minimal environment (PATH, plus `environment`'s
+    /// `NAME=value` entries). Wraps `posix_spawn(3)`.
+    public init(_ path: String, _ arguments: [String], environment: [String] = []) throws {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw TestKitError("pipe failed: errno \(errno)") }
         for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
@@ -72,7 +73,7 @@ public final class ChildProcess {
         posix_spawnattr_setsigdefault(&attributes, &defaultSet)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = (["PATH=/usr/bin:/bin"] + environment).map { strdup($0) } + [nil]
         defer { (argv + envp).forEach { free($0) } }
         var child: pid_t = 0
         let result = posix_spawn(&child, path, &actions, &attributes, argv, envp)
