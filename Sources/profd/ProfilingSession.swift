@@ -120,7 +120,7 @@ final class ProfilingSession {
 
     /// `/proc/PID/maps` when profd may read it, else the client's passed maps fd.
     private static func readMaps(pid: Int32, passed: Int32) -> ProcessMaps? {
-        if let own = try? ProcessMaps.read(pid: pid) { return own }
+        if !FaultHooks.denyProcMaps, let own = try? ProcessMaps.read(pid: pid) { return own }
         guard passed >= 0 else { return nil }
         return try? ProcessMaps.read(fd: passed)
     }
@@ -177,6 +177,7 @@ final class ProfilingSession {
     }
 
     private static func executablePath(pid: Int32) -> String? {
+        guard !FaultHooks.denyProcMaps else { return nil }
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/\(pid)/exe", &buffer, buffer.count - 1)
         guard count > 0 else { return nil }

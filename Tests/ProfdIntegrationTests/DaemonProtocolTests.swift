@@ -198,4 +198,35 @@ struct DaemonProtocolTests {
         #expect(second.sessionId != first.sessionId)
         #expect(daemon.stop().exitCode == 0)
     }
+
+    @Test("fds a client passes that are not a procfs maps file are closed at once; none leak")
+    func passedFdsDoNotLeak() throws {
+        let daemon = try DaemonHarness()
+        func openFds() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.process.pid)/fd").count) ?? -1
+        }
+        // One connection first, so that lazily opened descriptors (the writer's) exist in the baseline.
+        do {
+            let warmup = try RawConnection(path: daemon.socketPath)
+            warmup.send(.hello(Hello(service: "warmup")))
+            _ = try warmup.receive()
+        }
+        usleep(200_000)
+        let baseline = openFds()
+        let hello = ProfdMessage.hello(Hello(service: "fd-passer")).encoded
+        for candidate in ["/etc/hostname", "/proc/self/status", "/dev/null", "/proc/self/maps"] {
+            for _ in 0..<10 {
+                let client = try RawConnection(path: daemon.socketPath)
+                let passed = open(candidate, O_RDONLY | O_CLOEXEC)
+                try #require(passed >= 0)
+                let sent = hello.withUnsafeBytes { profd_send_with_fd(client.fd, $0.baseAddress!, $0.count, passed) }
+                close(passed)
+                #expect(sent == hello.count)
+                #expect(try client.receive() == .message(.helloAck(HelloAck(daemonVersion: "0.1.0"))), "\(candidate) did not disturb the hello")
+            }
+        }
+        usleep(300_000)
+        #expect(openFds() == baseline, "profd holds no descriptor from closed connections (baseline \(baseline))")
+        #expect(daemon.stop().exitCode == 0)
+    }
 }
