@@ -78,9 +78,11 @@ final class Daemon: @unchecked Sendable {
                 serviceManager.watchdog()
                 lastWatchdogNs = now
             }
-            if now &- lastStatusNs >= DaemonStatus.intervalNs {
-                publishStatus(nowNs: now, sinceNs: lastStatusNs)
-                lastStatusNs = now
+            // The rate is measured over whole intervals; a session starting or ending shows at once.
+            let due = now &- lastStatusNs >= DaemonStatus.intervalNs
+            if due || status.sessionsChanged {
+                publishStatus(nowNs: now, sinceNs: due ? lastStatusNs : nil)
+                if due { lastStatusNs = now }
             }
         }
 
@@ -99,11 +101,12 @@ final class Daemon: @unchecked Sendable {
     }
 
     /// Sends `STATUS=` when the line changed: what is being profiled, at what rate, and what is on disk.
-    private func publishStatus(nowNs: UInt64, sinceNs: UInt64) {
+    private func publishStatus(nowNs: UInt64, sinceNs: UInt64?) {
         let sessions = connections.values.compactMap { connection in
             connection.session.map { DaemonStatus.Active(pid: $0.peer.pid, unit: $0.unit) }
         }
-        status.sampleRate(over: nowNs &- sinceNs)
+        if let sinceNs { status.sampleRate(over: nowNs &- sinceNs) }
+        status.sessionsChanged = false
         let line = status.line(sessions: sessions, writing: writer.pending)
         if line != status.lastPublished {
             serviceManager.status(line)
@@ -233,6 +236,7 @@ final class Daemon: @unchecked Sendable {
                                                frequencyHz: frequencyHz, reportOptions: options,
                                                passedMaps: connection.passedMaps, configuration: configuration)
             connection.state = .profiling(service: service, session: session)
+            status.sessionsChanged = true
             connection.send(.sessionStarted(SessionStarted(sessionId: id, frequencyHz: UInt32(frequencyHz))))
             logger.info("session started", metadata: metadata(connection, [
                 "profd.session": "\(id)", "profd.frequency_hz": "\(frequencyHz)", "profd.service": "\(service)",
@@ -266,6 +270,7 @@ final class Daemon: @unchecked Sendable {
 
     private func submit(_ session: ProfilingSession, of connection: ClientConnection, reason: String) {
         let job = session.finish(reason: reason)
+        status.sessionsChanged = true
         logger.info("session stopped", metadata: metadata(connection, [
             "profd.session": "\(session.id)", "profd.reason": "\(reason)",
             "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",
@@ -287,6 +292,7 @@ final class Daemon: @unchecked Sendable {
             let connection = connections[outcome.connection]
             switch outcome.result {
             case .success(let directory):
+                status.sessionsChanged = true
                 status.usage.sessions += 1
                 status.usage.bytes += ReportStore.diskBytes(under: directory)
                 var fields: Logger.Metadata = [:]

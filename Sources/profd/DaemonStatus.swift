@@ -18,6 +18,8 @@ struct DaemonStatus {
     var samplesSinceLastStatus = 0
     private(set) var samplesPerSecond = 0
     var lastPublished = ""
+    /// A session started, stopped or was written since the last line: publish without waiting.
+    var sessionsChanged = false
 
     init(stateDirectory: String) {
         self.stateDirectory = stateDirectory
