@@ -66,6 +66,17 @@ final class DaemonHarness {
     }
 }
 
+extension ChildProcess {
+    /// The directory from a `profd-testload` client's `report DIR` line, reading its output until then;
+    /// nil if it ended without one.
+    func reportDirectory(timeoutMs: Int32) throws -> String? {
+        while let line = try readLine(timeoutMs: timeoutMs) {
+            if line.hasPrefix("report ") { return String(line.dropFirst("report ".count)) }
+        }
+        return nil
+    }
+}
+
 /// A blocking test client that speaks raw bytes, so tests can send exactly the frames they want.
 final class RawConnection {
     let fd: Int32

@@ -44,10 +44,7 @@ struct UnprivilegedDaemonTests {
         let client = try ChildProcess(TestExecutables.path(of: "profd-testload"),
                                       ["blocking", "--requests", "10", "--profd-socket", socketPath])
         try client.waitUntilReady(timeoutMs: 20_000)
-        var report: String?
-        while report == nil, let line = try client.readLine(timeoutMs: 60_000) {
-            if line.hasPrefix("report ") { report = String(line.dropFirst("report ".count)) }
-        }
+        let report = try client.reportDirectory(timeoutMs: 60_000)
         #expect(client.waitForExit().exitCode == 0)
         let directory = try #require(report, "the session ran: perf_event_open worked with CAP_PERFMON alone")
         profd.signal(SIGTERM)
