@@ -46,6 +46,13 @@ final class ProfilingSession {
     /// Every span of the session by id: slices may arrive after their span ended.
     private var spanIndexById: [UInt64: Int] = [:]
     private var lastRescanNs: UInt64
+    /// Kept requests to write live (for `profctl follow`) once their samples are in: span index and when.
+    private var liveQueue: [(span: Int, dueNs: UInt64)] = []
+    /// How long after a request ends its samples are surely drained from the rings (the loop drains
+    /// every 100 ms at most).
+    static let liveDelayNs: UInt64 = 150_000_000
+    /// A client ending spans faster than they can be written live loses the live copies, not the reports.
+    static let maximumLiveQueue = 256
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
     init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
@@ -142,6 +149,63 @@ final class ProfilingSession {
         capture.spans[index].endThreadId = Int32(bitPattern: threadId)
         capture.spans[index].status = Int(status)
         if !route.isEmpty { capture.spans[index].route = route }
+        let record = capture.spans[index]
+        if timeNs >= record.beginNs, liveQueue.count < Self.maximumLiveQueue, reportOptions.reports(route: record.route),
+           reportOptions.keepReason(wallNs: timeNs - record.beginNs, status: record.status, spanId: spanId) != nil {
+            liveQueue.append((index, timeNs &+ Self.liveDelayNs))
+        }
+    }
+
+    /// The kept requests whose samples are in by `nowNs`, each with just the data its report needs.
+    func dueLiveRequests(nowNs: UInt64) -> [LiveRequestJob] {
+        guard liveQueue.contains(where: { $0.dueNs <= nowNs }) else { return [] }
+        var due: [LiveRequestJob] = []
+        liveQueue.removeAll { item in
+            guard item.dueNs <= nowNs else { return false }
+            due.append(liveJob(span: item.span))
+            return true
+        }
+        return due
+    }
+
+    /// A capture of one request: its span and slices, and the samples and context switches of its time
+    /// window. Samples arrive about in time order, so the scan walks back from the newest and stops a
+    /// second before the request began.
+    private func liveJob(span index: Int) -> LiveRequestJob {
+        let span = capture.spans[index]
+        let beginNs = span.beginNs
+        let endNs = span.endNs ?? span.beginNs
+        let horizonNs = beginNs > 1_000_000_000 ? beginNs - 1_000_000_000 : 0
+        var request = Capture()
+        request.stacks = capture.stacks
+        request.threadNames = capture.threadNames
+        request.spans = [span]
+        for slice in capture.slices.reversed() {
+            if slice.endNs < horizonNs { break }
+            if slice.span == index { request.slices.append(RunSliceRecord(span: 0, threadId: slice.threadId, beginNs: slice.beginNs, endNs: slice.endNs)) }
+        }
+        for sample in capture.samples.reversed() {
+            if sample.timeNs < horizonNs { break }
+            if sample.timeNs >= beginNs && sample.timeNs <= endNs { request.samples.append(sample) }
+        }
+        request.samples.reverse()
+        // A thread already off CPU when the request began shows up first with its switch-in, which
+        // pairing reads as "off CPU since before the capture": right for this window.
+        for record in capture.switches.reversed() {
+            if record.timeNs < horizonNs { break }
+            if record.timeNs <= endNs { request.switches.append(record) }
+        }
+        request.switches.reverse()
+        request.switchesCompleteUntilNs = capture.switchesCompleteUntilNs
+        let now = WallClock.now()
+        let metadata = SessionMetadata(
+            id: id, service: service, pid: peer.pid, uid: peer.uid, executable: executable,
+            startedAt: startedAt.rfc3339, endedAt: now.rfc3339,
+            durationNs: now.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: "running",
+            unit: unit, daemonVersion: ProfdVersion.string)
+        let start = startedAt
+        return LiveRequestJob(spanId: span.spanId, metadata: metadata, capture: request, maps: maps, options: reportOptions,
+                              wallClockTime: { start.at(monotonicNs: $0).rfc3339 })
     }
 
     /// Records where spans' async work ran. Slices of unknown spans (their begin was dropped) are ignored;
@@ -183,6 +247,16 @@ final class ProfilingSession {
         guard count > 0 else { return nil }
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+}
+
+/// One kept request of a running session, handed to the report writer to be written live.
+struct LiveRequestJob: Sendable {
+    var spanId: UInt64
+    var metadata: SessionMetadata
+    var capture: Capture
+    var maps: ProcessMaps
+    var options: ReportOptions
+    var wallClockTime: @Sendable (UInt64) -> String
 }
 
 /// A finished session's data, handed from the event loop to the report writer.

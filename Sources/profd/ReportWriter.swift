@@ -20,6 +20,8 @@ final class ReportWriter: @unchecked Sendable {
     }
 
     private let queue = DispatchQueue(label: "profd.report-writer")
+    /// How long a finished session's live folder stays for `profctl follow`.
+    static let liveRetention: DispatchTimeInterval = .seconds(30)
     private let store: ReportStore
     private let symbolizer: Symbolizer
     private let group = DispatchGroup()
@@ -54,6 +56,27 @@ final class ReportWriter: @unchecked Sendable {
         }
     }
 
+    /// Writes a running session's kept request into `live/` for `profctl follow`. Failures are logged:
+    /// the request is in the session's final reports anyway.
+    func submitLive(_ job: LiveRequestJob) {
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
+                                        wallClockTime: job.wallClockTime)
+            let reports = builder.build { stack in
+                self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
+                                          in: job.maps)
+            }
+            guard let report = reports.requests.first(where: { if case .request(let kept) = $0.scope { kept.spanId == job.spanId } else { false } }) else { return }
+            do throws(EngineError) {
+                try store.writeLive(request: report)
+            } catch {
+                logger.warning("cannot write a live kept request", metadata: ["profd.session": "\(job.metadata.id)", "profd.error": "\(error)"])
+            }
+        }
+    }
+
     /// Sessions submitted and not yet written.
     var pending: Int { inFlight.withLock { $0 } }
 
@@ -78,6 +101,10 @@ final class ReportWriter: @unchecked Sendable {
         let directory = try store.write(session: reports.session, routes: reports.routes, requests: reports.requests,
                                         formats: job.options.formats, requestFileName: job.options.requestFileName,
                                         capture: try archive.encoded())
+        // The live copies of its kept requests are in the final reports now; followers get a while to read them.
+        let store = self.store
+        let id = job.metadata.id
+        queue.asyncAfter(deadline: .now() + Self.liveRetention) { store.removeLive(session: id) }
         if job.options.logKeptRequests {
             // pyinstrument's "print each request", for a daemon: each kept request's tree in the log.
             for report in reports.requests {

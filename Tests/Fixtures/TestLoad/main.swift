@@ -18,6 +18,7 @@
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
 //
+// PROFD_TESTLOAD_SLOW_MS=N in the environment keeps a report of every request of N ms or more.
 // With `--profd-socket PATH` it profiles itself through profd with ProfClient: the session starts before
 // `ready` is printed, `split` records one span per block on route /split, and at the end the session is
 // stopped and `report <directory>` is printed.
@@ -175,6 +176,10 @@ final class Results: @unchecked Sendable {  // guarded by `lock`
 func startProfiling(socket: String) -> ProfClient {
     var configuration = ProfClient.Configuration(service: "profd-testload")
     configuration.socketPath = socket
+    // Kept requests (and so `profctl follow`) for requests at least this slow.
+    if let raw = getenv("PROFD_TESTLOAD_SLOW_MS"), let ms = Int(String(cString: raw)) {
+        configuration.slowRequestThreshold = .milliseconds(ms)
+    }
     let client = ProfClient(configuration: configuration)
     client.start(frequencyHz: 1000)
     let deadline = monotonicSeconds() + 10
