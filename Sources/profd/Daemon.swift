@@ -155,6 +155,7 @@ final class Daemon: @unchecked Sendable {
             status.samplesSinceLastStatus += session.sampleCount - before
             session.rescanIfDue(nowNs: now)
             for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
+            if let snapshot = session.topSnapshot(nowNs: now) { writer.submitTop(snapshot) }
         }
         deliverOutcomes()
     }

@@ -53,6 +53,11 @@ final class ProfilingSession {
     static let liveDelayNs: UInt64 = 150_000_000
     /// A client ending spans faster than they can be written live loses the live copies, not the reports.
     static let maximumLiveQueue = 256
+    /// The first sample not yet in a `top` snapshot, and when the last snapshot was taken.
+    private var topCursor = 0
+    private var lastTopNs: UInt64 = 0
+    /// How often a running session's `top.json` is refreshed.
+    static let topIntervalNs: UInt64 = 1_000_000_000
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
     init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
@@ -168,6 +173,46 @@ final class ProfilingSession {
         return due
     }
 
+    /// The samples drained since the last snapshot, each with its route, for `profctl top`; nil until a
+    /// snapshot is due. Attribution uses only the spans that can own them: those still open, and those
+    /// that began in the minute before the window (scanned back from the newest).
+    func topSnapshot(nowNs: UInt64) -> TopSnapshotJob? {
+        guard nowNs &- lastTopNs >= Self.topIntervalNs else { return nil }
+        let windowNs = lastTopNs == 0 ? nowNs &- startedAt.monotonicNs : nowNs &- lastTopNs
+        lastTopNs = nowNs
+        let window = capture.samples[topCursor...]
+        topCursor = capture.samples.count
+        let oldestNs = window.lazy.map(\.timeNs).min() ?? nowNs
+        let horizonNs = oldestNs > 60_000_000_000 ? oldestNs - 60_000_000_000 : 0
+        var candidates = Set(openSpans.values)
+        var scanned = 0
+        for index in capture.spans.indices.reversed() {
+            let span = capture.spans[index]
+            if span.beginNs < horizonNs || scanned >= 20_000 { break }
+            scanned += 1
+            if (span.endNs ?? .max) >= oldestNs { candidates.insert(index) }
+        }
+        let ordered = candidates.sorted()
+        let position = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1, $0) })
+        var slices: [RunSliceRecord] = []
+        for slice in capture.slices.reversed() {
+            if slice.endNs < horizonNs { break }
+            if let mini = position[slice.span] {
+                slices.append(RunSliceRecord(span: mini, threadId: slice.threadId, beginNs: slice.beginNs, endNs: slice.endNs))
+            }
+        }
+        let spans = ordered.map { capture.spans[$0] }
+        let index = SpanIndex(spans: spans, slices: slices, openEndNs: nowNs)
+        var counts: [String: [UInt32: Int]] = [:]
+        for sample in window {
+            let route = index.span(tid: sample.tid, timeNs: sample.timeNs).map { spans[$0].route } ?? ReportBuilder.unattributedRoute
+            counts[route, default: [:]][sample.stack, default: 0] += 1
+        }
+        return TopSnapshotJob(sessionId: id, service: service, pid: peer.pid, unit: unit, executable: executable,
+                              frequencyHz: frequencyHz, windowNs: windowNs, countsByRoute: counts,
+                              stacks: capture.stacks, maps: maps)
+    }
+
     /// A capture of one request: its span and slices, and the samples and context switches of its time
     /// window. Samples arrive about in time order, so the scan walks back from the newest and stops a
     /// second before the request began.
@@ -247,6 +292,20 @@ final class ProfilingSession {
         guard count > 0 else { return nil }
         return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+}
+
+/// One second of a running session for `profctl top`: sample counts by route and stack.
+struct TopSnapshotJob: Sendable {
+    var sessionId: String
+    var service: String
+    var pid: Int32
+    var unit: String?
+    var executable: String?
+    var frequencyHz: Int
+    var windowNs: UInt64
+    var countsByRoute: [String: [UInt32: Int]]
+    var stacks: StackTable
+    var maps: ProcessMaps
 }
 
 /// One kept request of a running session, handed to the report writer to be written live.

@@ -26,6 +26,11 @@ final class ReportWriter: @unchecked Sendable {
     private let symbolizer: Symbolizer
     private let group = DispatchGroup()
     private let inFlight = Mutex<Int>(0)
+    /// Symbolized frames of running sessions' stacks for `top.json`, by session and stack id; touched on
+    /// the queue only.
+    private var topFrames: [String: [UInt32: [Frame]]] = [:]
+    /// Sessions whose final reports are written, until their live folder is removed; queue only.
+    private var finishedSessions: Set<String> = []
     private let logger: Logger
 
     init(store: ReportStore, logger: Logger) {
@@ -77,6 +82,38 @@ final class ReportWriter: @unchecked Sendable {
         }
     }
 
+    /// Writes a running session's `top.json`. Frames are cached per session and stack id (stable within
+    /// a session), so each second only symbolizes stacks it has not seen.
+    func submitTop(_ job: TopSnapshotJob) {
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            // A snapshot queued behind the session's final reports has nothing left to show.
+            guard !finishedSessions.contains(job.sessionId) else { return }
+            var cache = topFrames[job.sessionId] ?? [:]
+            let snapshot = TopSnapshot(
+                session: job.sessionId, service: job.service, pid: job.pid, unit: job.unit, windowNs: job.windowNs,
+                frequencyHz: job.frequencyHz, countsByRoute: job.countsByRoute,
+                classifier: LibraryFrameClassifier(executablePath: job.executable)
+            ) { id in
+                if let frames = cache[id] { return frames }
+                let stack = job.stacks[id]
+                let frames = ReportBuilder.rootFirstFrames(of: stack) { stack in
+                    self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
+                                              in: job.maps)
+                }
+                cache[id] = frames
+                return frames
+            }
+            topFrames[job.sessionId] = cache
+            do throws(EngineError) {
+                try store.writeTop(snapshot)
+            } catch {
+                logger.debug("cannot write top.json", metadata: ["profd.session": "\(job.sessionId)", "profd.error": "\(error)"])
+            }
+        }
+    }
+
     /// Sessions submitted and not yet written.
     var pending: Int { inFlight.withLock { $0 } }
 
@@ -101,10 +138,14 @@ final class ReportWriter: @unchecked Sendable {
         let directory = try store.write(session: reports.session, routes: reports.routes, requests: reports.requests,
                                         formats: job.options.formats, requestFileName: job.options.requestFileName,
                                         capture: try archive.encoded())
+        topFrames[job.metadata.id] = nil
+        finishedSessions.insert(job.metadata.id)
         // The live copies of its kept requests are in the final reports now; followers get a while to read them.
-        let store = self.store
         let id = job.metadata.id
-        queue.asyncAfter(deadline: .now() + Self.liveRetention) { store.removeLive(session: id) }
+        queue.asyncAfter(deadline: .now() + Self.liveRetention) { [self] in
+            store.removeLive(session: id)
+            finishedSessions.remove(id)
+        }
         if job.options.logKeptRequests {
             // pyinstrument's "print each request", for a daemon: each kept request's tree in the log.
             for report in reports.requests {
