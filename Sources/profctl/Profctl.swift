@@ -19,7 +19,7 @@ struct Profctl: ParsableCommand {
               profctl dump --format pprof --output profile.pb.gz
               profctl list
             """,
-        subcommands: [Dump.self, List.self, Follow.self, Top.self])
+        subcommands: [Dump.self, List.self, Follow.self, Top.self, Diff.self])
 
     /// Accepts global options before the subcommand (`profctl --state-dir D dump`) as well as after it.
     /// Usage errors exit with 2, as documented, rather than argument-parser's 64.
