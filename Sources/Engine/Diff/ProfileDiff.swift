@@ -195,22 +195,38 @@ public struct ProfileDiff: Sendable, Equatable, Codable {
     }
 
     /// Self and total samples per function; route frames (the session tree's first level) are not functions.
+    /// Total counts each sample once per function, however often the function recurses on its stack.
     static func functionTotals(_ report: ProfileReport) -> [Key: Entry] {
+        let tree = report.tree
+        let executable = report.metadata.executable
         var result: [Key: Entry] = [:]
-        for total in JSONRenderer.FunctionTotal.collect(report.tree, periodNs: report.metadata.periodNs)
-        where total.binary != ReportBuilder.routeBinary {
-            let inExecutable = report.metadata.executable.map { $0 == total.binary } ?? false
-            let key = Key(function: total.function, binaryKey: inExecutable ? "" : total.binary, inExecutable: inExecutable)
-            if var existing = result[key] {
-                // Only reachable if a report names two binaries "the executable"; keep the counts.
-                existing.selfSamples += total.selfSamples
-                existing.totalSamples = max(existing.totalSamples, total.totalSamples)
-                result[key] = existing
-            } else {
-                result[key] = Entry(binary: total.binary, selfSamples: total.selfSamples, totalSamples: total.totalSamples)
+        // Iterative, so that a deep tree cannot overflow the stack; `active` holds the functions above a node.
+        var pending: [(index: Int, active: Set<Key>)] = [(CallTree.rootIndex, [])]
+        while let (index, above) = pending.popLast() {
+            let node = tree.nodes[index]
+            var active = above
+            if let frame = node.frame, frame.binary != ReportBuilder.routeBinary {
+                let key = identity(of: frame, executable: executable)
+                var entry = result[key] ?? Entry(binary: frame.binary, selfSamples: 0, totalSamples: 0)
+                if active.insert(key).inserted { entry.totalSamples += node.totalSamples }
+                entry.selfSamples += node.selfSamples
+                result[key] = entry
             }
+            for child in node.children { pending.append((child, active)) }
         }
         return result
+    }
+
+    /// The name an address in no mapping gets (`0x7f…` in the reports): such addresses move with every run
+    /// (ASLR), so a diff counts them all as one function rather than as new and gone ones.
+    public static let unknownAddress = "[address in no mapping]"
+
+    static func identity(of frame: Frame, executable: String?) -> Key {
+        if frame.binary == "[unknown]" && frame.function.hasPrefix("0x") {
+            return Key(function: unknownAddress, binaryKey: frame.binary, inExecutable: false)
+        }
+        let inExecutable = executable == frame.binary
+        return Key(function: frame.function, binaryKey: inExecutable ? "" : frame.binary, inExecutable: inExecutable)
     }
 
     static func side(_ report: ProfileReport, basis: Basis) -> Side {

@@ -135,6 +135,24 @@ struct ProfileDiffTests {
         #expect(fib.b?.totalSamples == 4 && fib.b?.selfSamples == 4)
     }
 
+    @Test("addresses in no mapping move with every run (ASLR): one row for all of them, on both sides")
+    func unknownAddresses() throws {
+        func report(_ address: String, count: Int) -> ProfileReport {
+            var tree = CallTree()
+            tree.add(rootFirst: [Frame(function: "App.main()", binary: "/app"), Frame(function: address, binary: "[unknown]")], count: count)
+            tree.add(rootFirst: [Frame(function: "App.main()", binary: "/app"), Frame(function: "0x1234", binary: "[unknown]"),
+                                 Frame(function: address, binary: "[unknown]")], count: 1)
+            return ProfileReport(scope: .route("/r"), metadata: DiffFixtures.metadata(id: "s", executable: "/app", startedAt: ""),
+                                 requests: RequestSummary(), tree: tree)
+        }
+        let diff = ProfileDiff(a: report("0x7f95fede7be1", count: 1), b: report("0x7f8540952be1", count: 3))
+        let unknown = try row(diff, ProfileDiff.unknownAddress)
+        #expect(unknown.status == .both)
+        #expect(unknown.a?.selfSamples == 2 && unknown.b?.selfSamples == 4)
+        #expect(unknown.a?.totalSamples == 2 && unknown.b?.totalSamples == 4, "a stack of two unknown addresses counts once")
+        #expect(diff.functions.count == 2)
+    }
+
     @Test("total basis compares raw CPU time")
     func totalBasis() throws {
         let diff = ProfileDiff(a: DiffFixtures.before(), b: DiffFixtures.after(), basis: .total)
