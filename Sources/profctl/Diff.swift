@@ -11,25 +11,25 @@ struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare two sessions or two routes per function: before (A) and after (B).",
         discussion: """
-            A and B are session ids (or a unique prefix of one), `latest`, `previous`, or the
-            path of a JSON report (session.json or routes/<route>.json). By default A is
-            `previous` and B is `latest`: profile, change the code, profile again, run
-            `profctl diff`.
+            A and B are session ids (or a unique prefix of one), latest, previous, or
+            the path of a JSON report (session.json or routes/<route>.json). A is
+            previous and B latest by default: profile, change the code, profile again,
+            then run `profctl diff`.
 
-            Each row is one function (name and binary) with its time in A and in B, the
-            change, the relative change, and the change in its share of each side's samples,
-            sorted by the size of the change (self time, or total time with --sort total).
-            Slower is red and faster green on a terminal. Functions on one side only are
-            marked new or gone.
+            One row per function (name and binary): its time in A and in B, the
+            change, the relative change and the change in its share of each side's
+            samples, sorted by the size of the change (in self time; --sort total
+            ranks by total time). Slower is red and faster green on a terminal.
+            Functions on one side only are marked new or gone.
 
-            Times are per request by default (each side's time divided by its request count),
-            so runs of different lengths compare fairly; --basis total compares raw CPU time.
-            The header says which basis was used (per request needs requests on both sides).
+            Times are per request by default (each side's time divided by its own
+            request count), so runs of different lengths compare fairly; --basis
+            total compares raw CPU time. The header says which basis was used.
 
             Examples:
-              profctl diff                                   # previous session → latest
+              profctl diff                      # previous session → latest
               profctl diff 20261126T111755.123Z-4242-1 latest --route "GET /compute"
-              profctl diff latest latest --route-a "GET /v1/search" --route-b "GET /v2/search"
+              profctl diff latest latest --route-a "GET /v1/a" --route-b "GET /v2/a"
               profctl diff before/session.json after/session.json --basis total
               profctl diff --format html --output diff.html
               profctl diff --format json --limit 10 | jq '.functions[0]'
@@ -65,10 +65,10 @@ struct Diff: ParsableCommand {
     @Option(name: .long, help: "Functions to show (0: all). Default: 25 for text and html, all for json.")
     var limit: Int?
 
-    @Option(name: .long, help: "per-request (default) or total.")
+    @Option(name: .long, help: "Compare time per request or in total.")
     var basis: ProfileDiff.Basis = .perRequest
 
-    @Option(name: .long, help: "Rank by the change in self (default) or total time.")
+    @Option(name: .long, help: "Rank by the change in self time or in total time.")
     var sort: ProfileDiff.Ranking = .selfTime
 
     func validate() throws {
