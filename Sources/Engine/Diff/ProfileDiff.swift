@@ -86,6 +86,10 @@ public struct ProfileDiff: Sendable, Equatable, Codable {
         /// B − A of the shares, in share units (0.05 = five percentage points).
         public var deltaSelfShare: Double
         public var deltaTotalShare: Double
+        /// Whether the change in the ranking's time is within sampling noise: no more than two standard
+        /// deviations of the difference of two sample counts (Poisson, each side's count over its divisor).
+        /// Samples taken at a fixed CPU period vary less than that, so the test is conservative.
+        public var withinNoise: Bool
 
         /// The change the ranking sorts by.
         public func delta(_ ranking: Ranking) -> Int64 {
@@ -118,7 +122,8 @@ public struct ProfileDiff: Sendable, Equatable, Codable {
     public var functions: [Row]
     /// Functions left out of `functions` by a limit (`profctl diff --limit`); 0 when every function is listed.
     public var omittedFunctions = 0
-    /// The largest negative and positive change in the ranking's time; nil when nothing got faster/slower.
+    /// The largest decrease and increase in the ranking's time beyond sampling noise; nil when nothing got
+    /// faster (slower) by more than noise.
     public var topImprovement: Highlight?
     public var topRegression: Highlight?
 
@@ -141,11 +146,12 @@ public struct ProfileDiff: Sendable, Equatable, Codable {
             let measureB = Self.measure(entryB, side: sideB, basis: basis)
             let measureA = totalsA[key].map { Self.measure($0, side: sideA, basis: basis) }
             rows.append(Self.row(function: key.function, binary: entryB.binary, inExecutable: key.inExecutable,
-                                 a: measureA, b: measureB))
+                                 a: measureA, b: measureB, sides: (sideA, sideB), basis: basis, ranking: ranking))
         }
         for (key, entryA) in totalsA where totalsB[key] == nil {
             rows.append(Self.row(function: key.function, binary: entryA.binary, inExecutable: key.inExecutable,
-                                 a: Self.measure(entryA, side: sideA, basis: basis), b: nil))
+                                 a: Self.measure(entryA, side: sideA, basis: basis), b: nil,
+                                 sides: (sideA, sideB), basis: basis, ranking: ranking))
         }
         rows.sort { x, y in
             let dx = x.delta(ranking).magnitude, dy = y.delta(ranking).magnitude
@@ -157,9 +163,9 @@ public struct ProfileDiff: Sendable, Equatable, Codable {
             return x.binary < y.binary
         }
         functions = rows
-        topImprovement = rows.first { $0.delta(ranking) < 0 }
+        topImprovement = rows.first { $0.delta(ranking) < 0 && !$0.withinNoise }
             .map { Highlight(function: $0.function, binary: $0.binary, deltaNs: $0.delta(ranking)) }
-        topRegression = rows.first { $0.delta(ranking) > 0 }
+        topRegression = rows.first { $0.delta(ranking) > 0 && !$0.withinNoise }
             .map { Highlight(function: $0.function, binary: $0.binary, deltaNs: $0.delta(ranking)) }
     }
 
@@ -272,12 +278,25 @@ public struct ProfileDiff: Sendable, Equatable, Codable {
         (value * 1e6).rounded() / 1e6 + 0.0  // + 0.0 turns -0.0 into 0.0
     }
 
-    static func row(function: String, binary: String, inExecutable: Bool, a: Measure?, b: Measure?) -> Row {
+    static func row(function: String, binary: String, inExecutable: Bool, a: Measure?, b: Measure?,
+                    sides: (a: Side, b: Side), basis: Basis, ranking: Ranking) -> Row {
         let status: Status = a == nil ? .new : b == nil ? .gone : .both
+        let countA = ranking == .selfTime ? a?.selfSamples ?? 0 : a?.totalSamples ?? 0
+        let countB = ranking == .selfTime ? b?.selfSamples ?? 0 : b?.totalSamples ?? 0
         return Row(function: function, binary: binary, inExecutable: inExecutable, status: status, a: a, b: b,
                    deltaSelfNs: (b?.selfNs ?? 0) - (a?.selfNs ?? 0),
                    deltaTotalNs: (b?.totalNs ?? 0) - (a?.totalNs ?? 0),
                    deltaSelfShare: rounded((b?.selfShare ?? 0) - (a?.selfShare ?? 0)),
-                   deltaTotalShare: rounded((b?.totalShare ?? 0) - (a?.totalShare ?? 0)))
+                   deltaTotalShare: rounded((b?.totalShare ?? 0) - (a?.totalShare ?? 0)),
+                   withinNoise: withinNoise(countA, countB, sides: sides, basis: basis))
+    }
+
+    /// `|rB − rA| ≤ 2σ` for per-divisor rates `r = n / d` of Poisson counts, `σ² = nA/dA² + nB/dB²`.
+    static func withinNoise(_ countA: Int, _ countB: Int, sides: (a: Side, b: Side), basis: Basis) -> Bool {
+        let divisorA = basis == .perRequest ? Double(max(1, sides.a.requests)) : 1
+        let divisorB = basis == .perRequest ? Double(max(1, sides.b.requests)) : 1
+        let delta = Double(countB) / divisorB - Double(countA) / divisorA
+        let variance = Double(countA) / (divisorA * divisorA) + Double(countB) / (divisorB * divisorB)
+        return abs(delta) <= 2 * variance.squareRoot()
     }
 }

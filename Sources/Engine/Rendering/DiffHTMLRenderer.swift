@@ -30,7 +30,8 @@ public struct DiffHTMLRenderer: Sendable {
         .bar span{flex:1;display:flex;position:relative;background:#f4f4f6}
         .bar span:first-child{justify-content:flex-end;border-right:1px solid var(--muted)}
         .bar i{display:block;height:100%}
-        .bar .faster-bar{background:var(--faster)}.bar .slower-bar{background:var(--slower)}
+        .bar .faster-bar{background:var(--faster)}.bar .slower-bar{background:var(--slower)}.bar .noise-bar{background:#c7c7cc}
+        .noise{color:var(--muted)}
         """
 
     public func render(_ diff: ProfileDiff) -> String {
@@ -79,19 +80,24 @@ public struct DiffHTMLRenderer: Sendable {
             case .both: relative = DiffTextRenderer.relative(delta, of: byTotal ? row.a?.totalNs ?? 0 : row.a?.selfNs ?? 0) ?? "-"
             }
             let share = DiffTextRenderer.points(byTotal ? row.deltaTotalShare : row.deltaSelfShare)
-            let tone = delta > 0 ? " slower" : delta < 0 ? " faster" : ""
+            let noise = row.withinNoise && delta != 0
+            let tone = noise ? " noise" : delta > 0 ? " slower" : delta < 0 ? " faster" : ""
+            let barClass = noise ? "noise-bar" : delta < 0 ? "faster-bar" : "slower-bar"
             // Width in percent of the half bar, with one decimal: deterministic output for golden tests.
             let width = String(format: "%.1f%%", 100 * Double(delta.magnitude) / Double(largest))
             let bar = delta < 0
-                ? "<span><i class=\"faster-bar\" style=\"width:\(width)\"></i></span><span></span>"
-                : delta > 0 ? "<span></span><span><i class=\"slower-bar\" style=\"width:\(width)\"></i></span>"
+                ? "<span><i class=\"\(barClass)\" style=\"width:\(width)\"></i></span><span></span>"
+                : delta > 0 ? "<span></span><span><i class=\"\(barClass)\" style=\"width:\(width)\"></i></span>"
                 : "<span></span><span></span>"
             out += "<tr><td class=\"num\">\(a)</td><td class=\"num\">\(b)</td>"
-            out += "<td class=\"num\(tone)\">\(DiffTextRenderer.signedTime(delta, diff.basis))</td>"
+            out += "<td class=\"num\(tone)\">\(noise ? "≈" : "")\(DiffTextRenderer.signedTime(delta, diff.basis))</td>"
             out += "<td class=\"num\(tone)\">\(HTMLRenderer.escape(relative))</td><td class=\"num\">\(share)</td>"
             out += "<td><div class=\"bar\">\(bar)</div></td><td class=\"fn\">\(functionCell(row))</td></tr>\n"
         }
         out += "</table>\n"
+        if rows.contains(where: { $0.withinNoise && $0.delta(diff.ranking) != 0 }) {
+            out += "<p class=\"muted\">\(HTMLRenderer.escape(DiffTextRenderer.noiseNote))</p>\n"
+        }
         if shown < diff.functions.count {
             let more = diff.functions.count - shown
             out += "<p class=\"muted\">… \(more) more function\(more == 1 ? "" : "s") (--limit 0 shows all)</p>\n"
@@ -109,7 +115,7 @@ public struct DiffHTMLRenderer: Sendable {
     }
 
     private func highlight(_ highlight: ProfileDiff.Highlight?, _ diff: ProfileDiff) -> String {
-        guard let highlight else { return "none" }
+        guard let highlight else { return "none beyond sampling noise" }
         let tone = highlight.deltaNs > 0 ? "slower" : "faster"
         return "<b>" + HTMLRenderer.escape(highlight.function) + "</b> <span class=\"\(tone)\">"
             + DiffTextRenderer.signedTime(highlight.deltaNs, diff.basis) + "</span>"

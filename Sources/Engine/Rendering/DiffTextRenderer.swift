@@ -46,6 +46,9 @@ public struct DiffTextRenderer: Sendable {
         for row in diff.functions.prefix(shown) {
             out += line(row, diff) + "\n"
         }
+        if diff.functions.prefix(shown).contains(where: { $0.withinNoise && $0.delta(diff.ranking) != 0 }) {
+            out += Self.noiseNote + "\n"
+        }
         if shown < diff.functions.count {
             let more = diff.functions.count - shown
             out += "… \(more) more function\(more == 1 ? "" : "s") (--limit 0 shows all)\n"
@@ -67,13 +70,14 @@ public struct DiffTextRenderer: Sendable {
             relative = Self.relative(delta, of: before) ?? "-"
         }
         let share = Self.points(byTotal ? row.deltaTotalShare : row.deltaSelfShare)
-        let changed = Self.pad(Self.signedTime(delta, diff.basis), 11) + " " + Self.pad(relative, 7)
-        return Self.pad(a, 10) + " " + Self.pad(b, 10) + " " + paint(changed, delta: delta) + " " + Self.pad(share, 8)
-            + "  " + Self.label(row)
+        let noise = row.withinNoise && delta != 0
+        let changed = Self.pad((noise ? "≈" : "") + Self.signedTime(delta, diff.basis), 11) + " " + Self.pad(relative, 7)
+        return Self.pad(a, 10) + " " + Self.pad(b, 10) + " " + paint(changed, delta: noise ? 0 : delta) + " "
+            + Self.pad(share, 8) + "  " + Self.label(row)
     }
 
     private func highlight(_ highlight: ProfileDiff.Highlight?, _ diff: ProfileDiff) -> String {
-        guard let highlight else { return "none" }
+        guard let highlight else { return "none beyond sampling noise" }
         let row = diff.functions.first { $0.function == highlight.function && $0.binary == highlight.binary }
         let name = row.map(Self.label) ?? TerminalSafe.string(highlight.function)
         return name + " " + paint(Self.signedTime(highlight.deltaNs, diff.basis), delta: highlight.deltaNs)
@@ -84,6 +88,8 @@ public struct DiffTextRenderer: Sendable {
         guard options.colour, delta != 0 else { return text }
         return (delta > 0 ? "\u{1B}[31m" : "\u{1B}[32m") + text + "\u{1B}[0m"
     }
+
+    static let noiseNote = "≈ within sampling noise: a change of at most two standard deviations of the sample counts"
 
     /// The function, terminal-safe, with its library's file name when it is not in the executable.
     static func label(_ row: ProfileDiff.Row) -> String {

@@ -5,7 +5,9 @@ import Testing
 
 /// Two small session reports, "before" (A) and "after" (B), with every kind of row a diff has: a function
 /// that got faster, one that got slower, one that is gone, two that are new (one recursive), library and
-/// kernel frames, and idle time outside requests. B's executable was rebuilt at another path.
+/// kernel frames, and idle time outside requests. B's executable was rebuilt at another path. Counts are
+/// large enough that some changes are beyond sampling noise (hashPayload, [kernel], the new ones) and some
+/// are not (addNumbers, randomNumber, epoll_wait).
 enum DiffFixtures {
     static let executableA = "/srv/app/.build/release/demo-app"
     static let executableB = "/srv/app-v2/.build/release/demo-app"
@@ -50,24 +52,24 @@ enum DiffFixtures {
     static func before() -> ProfileReport {
         let main = ["DemoApp.main()", "DemoApp.handler(_:)"]
         return session(metadata(id: "20261126T100000.000Z-4242-1", executable: executableA, startedAt: "2026-11-26T10:00:00.000Z"),
-                       requests: 2,
-                       stacks: [(main + ["DemoApp.randomNumber()", "getrandom", "[kernel]"], 6),
-                                (main + ["DemoApp.randomNumber()"], 2),
-                                (main + ["DemoApp.addNumbers(_:_:)"], 2),
-                                (main + ["DemoApp.hashPayload(rounds:)"], 4)],
-                       idle: 2)
+                       requests: 20,
+                       stacks: [(main + ["DemoApp.randomNumber()", "getrandom", "[kernel]"], 60),
+                                (main + ["DemoApp.randomNumber()"], 20),
+                                (main + ["DemoApp.addNumbers(_:_:)"], 20),
+                                (main + ["DemoApp.hashPayload(rounds:)"], 40)],
+                       idle: 20)
     }
 
     static func after() -> ProfileReport {
         let main = ["DemoApp.main()", "DemoApp.handler(_:)"]
         return session(metadata(id: "20261126T110000.000Z-4242-1", executable: executableB, startedAt: "2026-11-26T11:00:00.000Z"),
-                       requests: 4,
-                       stacks: [(main + ["DemoApp.randomNumber()", "getrandom", "[kernel]"], 6),
-                                (main + ["DemoApp.randomNumber()"], 2),
-                                (main + ["DemoApp.addNumbers(_:_:)"], 6),
-                                (main + ["DemoApp.fastHash(_:)"], 4),
-                                (main + ["DemoApp.fib(_:)", "DemoApp.fib(_:)", "DemoApp.fib(_:)"], 4)],
-                       idle: 2)
+                       requests: 40,
+                       stacks: [(main + ["DemoApp.randomNumber()", "getrandom", "[kernel]"], 60),
+                                (main + ["DemoApp.randomNumber()"], 20),
+                                (main + ["DemoApp.addNumbers(_:_:)"], 60),
+                                (main + ["DemoApp.fastHash(_:)"], 40),
+                                (main + ["DemoApp.fib(_:)", "DemoApp.fib(_:)", "DemoApp.fib(_:)"], 40)],
+                       idle: 20)
     }
 
     /// The fixtures as the checked-in JSON reports the golden tests (and profctl's) read.
@@ -91,8 +93,8 @@ struct ProfileDiffTests {
         let diff = ProfileDiff(a: DiffFixtures.before(), b: DiffFixtures.after())
         #expect(diff.basis == .perRequest)
         #expect(diff.requestedBasis == nil)
-        #expect(diff.a.basisCPUNs == 8_000_000)   // 16 samples × 1 ms / 2 requests
-        #expect(diff.b.basisCPUNs == 6_000_000)   // 24 samples × 1 ms / 4 requests
+        #expect(diff.a.basisCPUNs == 8_000_000)   // 160 samples × 1 ms / 20 requests
+        #expect(diff.b.basisCPUNs == 6_000_000)   // 240 samples × 1 ms / 40 requests
         #expect(diff.functions.map(\.function) == [
             "DemoApp.hashPayload(rounds:)", "[kernel]", "DemoApp.fastHash(_:)", "DemoApp.fib(_:)",
             "DemoApp.randomNumber()", "DemoApp.addNumbers(_:_:)", "epoll_wait",
@@ -102,12 +104,12 @@ struct ProfileDiffTests {
         #expect(hash.status == .gone && hash.b == nil)
         #expect(hash.a?.selfNs == 2_000_000)
         #expect(hash.deltaSelfNs == -2_000_000)
-        #expect(hash.deltaSelfShare == -0.25)      // 4 of 16 samples → none
+        #expect(hash.deltaSelfShare == -0.25)      // 40 of 160 samples → none
         let add = try row(diff, "DemoApp.addNumbers(_:_:)")
         #expect(add.a?.selfNs == 1_000_000 && add.b?.selfNs == 1_500_000)
         #expect(add.deltaSelfNs == 500_000)
         #expect(add.relativeSelfChange == 0.5)
-        #expect(add.deltaSelfShare == 0.125)       // 2/16 → 6/24
+        #expect(add.deltaSelfShare == 0.125)       // 20/160 → 60/240
         let random = try row(diff, "DemoApp.randomNumber()")
         #expect(random.deltaSelfNs == -500_000 && random.deltaTotalNs == -2_000_000)
         #expect(diff.topImprovement?.function == "DemoApp.hashPayload(rounds:)")
@@ -132,7 +134,7 @@ struct ProfileDiffTests {
     func recursion() throws {
         let fib = try row(ProfileDiff(a: DiffFixtures.before(), b: DiffFixtures.after()), "DemoApp.fib(_:)")
         #expect(fib.status == .new)
-        #expect(fib.b?.totalSamples == 4 && fib.b?.selfSamples == 4)
+        #expect(fib.b?.totalSamples == 40 && fib.b?.selfSamples == 40)
     }
 
     @Test("addresses in no mapping move with every run (ASLR): one row for all of them, on both sides")
@@ -153,12 +155,34 @@ struct ProfileDiffTests {
         #expect(diff.functions.count == 2)
     }
 
+    @Test("changes within sampling noise are marked, and never a top improvement or regression")
+    func noise() throws {
+        let diff = ProfileDiff(a: DiffFixtures.before(), b: DiffFixtures.after())
+        #expect(try row(diff, "DemoApp.addNumbers(_:_:)").withinNoise)        // 20/20 → 60/40 per request: 0.5 ≤ 2σ ≈ 0.59
+        #expect(try !row(diff, "DemoApp.hashPayload(rounds:)").withinNoise)  // 40/20 → 0: 2 > 2σ ≈ 0.63
+        #expect(try !row(diff, "[kernel]").withinNoise)
+        #expect(DiffTextRenderer().render(diff).contains("≈ within sampling noise"))
+
+        func report(_ counts: [String: Int]) -> ProfileReport {
+            var tree = CallTree()
+            for (function, count) in counts.sorted(by: { $0.key < $1.key }) {
+                tree.add(rootFirst: [Frame(function: function, binary: "/app")], count: count)
+            }
+            return ProfileReport(scope: .route("/r"), metadata: DiffFixtures.metadata(id: "s", executable: "/app", startedAt: ""),
+                                 requests: RequestSummary(), tree: tree)
+        }
+        let small = ProfileDiff(a: report(["App.f()": 100, "App.g()": 2]), b: report(["App.f()": 50, "App.g()": 3]))
+        #expect(small.topImprovement?.function == "App.f()")
+        #expect(small.topRegression == nil, "one more sample of g is noise")
+        #expect(DiffTextRenderer().render(small).contains("top regression: none beyond sampling noise"))
+    }
+
     @Test("total basis compares raw CPU time")
     func totalBasis() throws {
         let diff = ProfileDiff(a: DiffFixtures.before(), b: DiffFixtures.after(), basis: .total)
         #expect(diff.basis == .total)
         let add = try row(diff, "DemoApp.addNumbers(_:_:)")
-        #expect(add.a?.selfNs == 2_000_000 && add.b?.selfNs == 6_000_000 && add.deltaSelfNs == 4_000_000)
+        #expect(add.a?.selfNs == 20_000_000 && add.b?.selfNs == 60_000_000 && add.deltaSelfNs == 40_000_000)
         #expect(diff.functions.first?.function == "DemoApp.addNumbers(_:_:)")
         #expect(diff.topImprovement?.function == "DemoApp.hashPayload(rounds:)")
     }
@@ -239,10 +263,12 @@ struct ProfileDiffTests {
         #expect(!plain.contains("\u{1B}"))
         let coloured = DiffTextRenderer(options: .init(colour: true)).render(diff)
         let lines = coloured.split(separator: "\n")
-        let add = try #require(lines.first { $0.hasSuffix("DemoApp.addNumbers(_:_:)") })
-        #expect(add.contains("\u{1B}[31m") && !add.contains("\u{1B}[32m") && add.contains("+0.500ms"))
+        let fastHash = try #require(lines.first { $0.hasSuffix("DemoApp.fastHash(_:)") })
+        #expect(fastHash.contains("\u{1B}[31m") && !fastHash.contains("\u{1B}[32m") && fastHash.contains("+1.000ms"))
         let hash = try #require(lines.first { $0.hasSuffix("DemoApp.hashPayload(rounds:)") })
         #expect(hash.contains("\u{1B}[32m") && !hash.contains("\u{1B}[31m") && hash.contains("-2.000ms"))
+        let add = try #require(lines.first { $0.hasSuffix("DemoApp.addNumbers(_:_:)") }, "slower, but within noise")
+        #expect(!add.contains("\u{1B}") && add.contains("≈+0.500ms"))
         let getrandom = try #require(lines.first { $0.hasSuffix("getrandom  libc.so.6") }, "unchanged self time")
         #expect(!getrandom.contains("\u{1B}"))
     }
