@@ -25,7 +25,7 @@ public struct DiffHTMLRenderer: Sendable {
         th,td{padding:.15em .6em;text-align:left;white-space:nowrap;border-bottom:1px solid var(--line)}
         th{color:var(--muted);font-weight:normal}
         td.num,th.num{text-align:right}
-        td.fn{white-space:normal;word-break:break-all}
+        td.fn{white-space:normal;word-break:break-all;width:100%}
         .bar{display:flex;width:16em;height:.9em}
         .bar span{flex:1;display:flex;position:relative;background:#f4f4f6}
         .bar span:first-child{justify-content:flex-end;border-right:1px solid var(--muted)}

@@ -212,6 +212,17 @@ struct ProfileDiffTests {
         #expect(diff.topImprovement == nil && diff.topRegression == nil)
     }
 
+    @Test("two empty reports: no rows, and every renderer says so")
+    func empty() throws {
+        let meta = DiffFixtures.metadata(id: "s", executable: "/app", startedAt: "")
+        let report = ProfileReport(scope: .session, metadata: meta, requests: RequestSummary(), tree: CallTree())
+        let diff = ProfileDiff(a: report, b: report)
+        #expect(diff.functions.isEmpty && diff.basis == .total)
+        #expect(DiffTextRenderer().render(diff).hasSuffix("No samples on either side.\n"))
+        #expect(DiffHTMLRenderer().render(diff).contains("<p>No samples on either side.</p>"))
+        #expect(try JSONDecoder().decode(ProfileDiff.self, from: Data(DiffJSONRenderer().render(diff).utf8)) == diff)
+    }
+
     @Test("limited keeps the first rows and counts the rest")
     func limited() {
         let diff = ProfileDiff(a: DiffFixtures.before(), b: DiffFixtures.after())
