@@ -10,14 +10,29 @@ struct Profctl: ParsableCommand {
         commandName: "profctl",
         abstract: "Read profd's per-request profiles.",
         discussion: """
-            Exit codes: 0 ok, 1 error, 2 usage (unknown option, format or flag), 3 not found.
+            Reads the reports profd writes under its state directory (--state-dir, default
+            /var/lib/profd); list and dump need no running daemon. Data goes to stdout, messages
+            to stderr. Times are UTC.
+
+            Exit codes:
+              0  ok
+              1  error
+              2  usage: an unknown option, format or flag, or options that do not combine
+              3  not found: no such state directory, session, route or kept request (an unknown
+                 session id is answered with the nearest ids)
+              4  permission denied: the state directory or a report is not readable by you;
+                 reports are readable by group profd: `usermod -aG profd $USER`
+
+            Shell completions: profctl --generate-completion-script bash|zsh|fish (make install
+            puts them where bash-completion, zsh and fish look). Manual: man profctl.
 
             Examples:
+              profctl list --since -1h
+              profctl list --slowest 5 --route "GET /compute"
               profctl dump --format text --route "GET /compute"
+              profctl dump --request 17 --open
               profctl --state-dir ./.profd dump --format json
-              profctl dump --format speedscope --output profile.speedscope.json
               profctl dump --format pprof --output profile.pb.gz
-              profctl list
             """,
         subcommands: [Dump.self, List.self, Follow.self, Top.self, Diff.self])
 
@@ -28,10 +43,13 @@ struct Profctl: ParsableCommand {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
+        } catch let error as ProfctlError {
+            fail(error.message)
+            Glibc.exit(error.code.rawValue)
         } catch {
             if exitCode(for: error) == .validationFailure {
                 fail(fullMessage(for: error))
-                Glibc.exit(2)
+                Glibc.exit(ProfctlExit.usage.rawValue)
             }
             exit(withError: error)
         }
