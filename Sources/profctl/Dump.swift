@@ -18,11 +18,12 @@ struct Dump: ParsableCommand {
               pprof       gzipped protobuf for go tool pprof; binary, so it goes to
                           --output FILE or a pipe, never to a terminal
 
-            --session takes a session id or a prefix of exactly one (profctl list shows them).
-            --request takes a kept request's span id or file name (profctl list shows them); without
-            --session it is looked for in every session, newest first.
-            --open writes the HTML report to --output, or to a new file under $XDG_RUNTIME_DIR (else
-            /tmp), readable only by you (mode 0600), and prints its file:// URL on stdout.
+            --session takes a session id or a prefix of exactly one (profctl list shows
+            them). --request takes a kept request's span id or file name (profctl list
+            shows them); without --session it is looked for in every session, newest
+            first. --open writes the HTML report to --output, or to a new file under
+            $XDG_RUNTIME_DIR (else /tmp), readable only by you (mode 0600), and prints its
+            file:// URL on stdout.
 
             Examples:
               profctl dump --format json                 # whole latest session
@@ -31,13 +32,13 @@ struct Dump: ParsableCommand {
               profctl dump --session 20261126T1117       # a unique prefix is enough
               profctl dump --request 17                  # a kept request's report, as text
               profctl dump --request 20261126T111756.001Z-compute-17 --format json
-              profctl dump --open                        # the HTML report; prints file:///run/user/...
+              profctl dump --open                        # prints file:///run/user/...
               profctl dump --request 17 --open --output slow.html
               profctl dump --format speedscope --output session.speedscope.json
               profctl dump --format folded --route /hash | flamegraph.pl > hash.svg
               profctl dump --format pprof --output cpu.pb.gz; go tool pprof -top cpu.pb.gz
-              profctl dump --format text --show-all --route "GET /hash"   # library frames too
-              profctl dump --from-capture --exclude-route "GET /health"  # rebuilt from capture.bin
+              profctl dump --format text --show-all --route "GET /hash"
+              profctl dump --from-capture --exclude-route "GET /health"
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -291,7 +292,7 @@ struct Dump: ParsableCommand {
         guard !path.hasPrefix("/") else { return path }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return path }
-        return String(cString: buffer) + "/" + path
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
     }
 
     /// `file://` and the path, percent-encoded but for `A-Z a-z 0-9 - . _ ~ /`.

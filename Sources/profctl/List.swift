@@ -8,30 +8,32 @@ struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List stored sessions, oldest first, with the requests they kept.",
         discussion: """
-            One line per session: its id, start (UTC), duration, service, pid, requests, samples and
-            why it ended ("incomplete" when it was cut short). Under it, one line per kept request
-            (a report of its own under requests/: slow, a server error, or in the random share):
-            its span id, start, wall time, status, why it was kept and its route. Open one with
-            profctl dump --session ID --request SPAN.
+            One line per session: its id, start (UTC), duration, service, pid, requests,
+            samples and why it ended ("incomplete" when it was cut short). Under it, one
+            line per kept request (a report of its own under requests/: slow, a server
+            error, or in the random share): its span id, start, wall time, status, why it
+            was kept and its route. Open one with profctl dump --session ID --request
+            SPAN.
 
-            Filters combine: --service and --route take an exact name or a pattern with * as a
-            wildcard; --since and --until take an RFC 3339 date or time (2026-11-26,
-            2026-11-26T11:00:00Z, 2026-11-26T12:00:00+01:00; UTC when no offset is given), "now",
-            or a duration before now (-90s, -30m, -1h, -2d, -1w, -1h30m). A session is listed when
-            it ran during the window; a kept request when it started in it.
+            Filters combine: --service and --route take an exact name or a pattern with *
+            as a wildcard; --since and --until take an RFC 3339 date or time (2026-11-26,
+            2026-11-26T11:00:00Z, 2026-11-26T12:00:00+01:00; UTC when no offset is given),
+            "now", or a duration before now (-90s, -30m, -1h, -2d, -1w, -1h30m). A session
+            is listed when it ran during the window; a kept request when it started in it.
 
-            --json prints an array of sessions, each {id, service, unit, pid, uid, executable,
-            startedAt, endedAt, durationNs, endReason, complete, requests, samples, routes: [{route,
-            requests, samples, cpuNs}], keptRequests: [...]}; with --slowest, an array of kept
-            requests instead. A kept request is {session, service, spanId, route, status, startedAt,
-            wallNs, time, reason, files}; its files are relative to the session directory.
+            --json prints an array of sessions, each {id, service, unit, pid, uid,
+            executable, startedAt, endedAt, durationNs, endReason, complete, requests,
+            samples, routes: [{route, requests, samples, cpuNs}], keptRequests: [...]};
+            with --slowest, an array of kept requests instead. A kept request is {session,
+            service, spanId, route, status, startedAt, wallNs, time, reason, files}; its
+            files are relative to the session directory.
 
             Examples:
-              profctl list                                  # every session and its kept requests
-              profctl list --since -1h                      # sessions of the last hour
+              profctl list                        # every session and its kept requests
+              profctl list --since -1h            # sessions of the last hour
               profctl list --service profd-demo --since 2026-11-26 --until 2026-11-27
-              profctl list --route "GET /api/*"             # sessions with a matching route
-              profctl list --slowest 5                      # the 5 slowest kept requests
+              profctl list --route "GET /api/*"   # sessions with a matching route
+              profctl list --slowest 5            # the 5 slowest kept requests
               profctl list --json | jq '.[].id'
             """)
 
@@ -73,20 +75,18 @@ struct List: ParsableCommand {
         let store = StateStore(global.stateDir)
         let ids = try store.sessionIds()
         var selected: [Selected] = []
-        var unreadable: ProfctlError?
+        var failure: ExitCode?
         for id in ids {
             // Ids begin with the start time: sessions that started after --until need no reading.
             if let until, let start = SessionIdTime.seconds(ofIdPrefix: id), start > until.seconds + 1 { continue }
-            let index: SessionIndex
-            do {
-                index = try store.index(session: id)
-            } catch let error as ProfctlError {
+            switch Result(catching: { () throws(ProfctlError) in try store.index(session: id) }) {
+            case .success(let index):
+                if let session = select(index) { selected.append(session) }
+            case .failure(let error):
                 // One unreadable session does not hide the others; the exit status still says so.
                 fail(error.message)
-                if unreadable == nil || error.code == ProfctlExit.permission { unreadable = error }
-                continue
+                if failure == nil || error.code == ProfctlExit.permission { failure = error.code }
             }
-            if let session = select(index) { selected.append(session) }
         }
 
         if let slowest {
@@ -111,10 +111,7 @@ struct List: ParsableCommand {
         } else {
             print(sessionTable(selected), terminator: "")
         }
-        if let unreadable {
-            if unreadable.code == ProfctlExit.permission { fail(ProfctlError.permissionHint) }
-            throw unreadable.code
-        }
+        if let failure { throw failure }
     }
 
     private func noSessionsMessage(_ ids: [String]) -> String {

@@ -11,20 +11,20 @@ struct Profctl: ParsableCommand {
         abstract: "Read profd's per-request profiles.",
         discussion: """
             Reads the reports profd writes under its state directory (--state-dir, default
-            /var/lib/profd); list and dump need no running daemon. Data goes to stdout, messages
-            to stderr. Times are UTC.
+            /var/lib/profd); list and dump need no running daemon. Data goes to stdout,
+            messages to stderr. Times are UTC.
 
             Exit codes:
               0  ok
               1  error
               2  usage: an unknown option, format or flag, or options that do not combine
-              3  not found: no such state directory, session, route or kept request (an unknown
-                 session id is answered with the nearest ids)
+              3  not found: no such state directory, session, route or kept request
+                 (an unknown session id is answered with the nearest ids)
               4  permission denied: the state directory or a report is not readable by you;
                  reports are readable by group profd: `usermod -aG profd $USER`
 
-            Shell completions: profctl --generate-completion-script bash|zsh|fish (make install
-            puts them where bash-completion, zsh and fish look). Manual: man profctl.
+            Shell completions: profctl --generate-completion-script bash|zsh|fish
+            (make install puts them where bash-completion, zsh and fish look).
 
             Examples:
               profctl list --since -1h
