@@ -12,7 +12,7 @@ struct Dump: ParsableCommand {
         abstract: "Print a session's report (the latest session by default), or export it.",
         discussion: """
             json, text and html print the stored report (text and html are drawn from the
-            JSON report when the session did not store them). Exports, from the JSON report:
+            JSON report when the session did not store them). Exports, from JSON reports:
               speedscope  a file for https://www.speedscope.app, one profile per route
               folded      "root;...;leaf count" lines for flamegraph.pl or inferno
               pprof       gzipped protobuf for go tool pprof; binary, so it goes to
@@ -64,7 +64,7 @@ struct Dump: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "Output format: \(Format.allCases.map(\.rawValue).joined(separator: ", ")) (default: text; html with --open).")
+    @Option(name: .long, help: "Output format (default: text; html with --open).")
     var format: Format?
 
     @Option(name: .long, help: ArgumentHelp("Session id, or a unique prefix of one (default: the latest).", valueName: "id"),

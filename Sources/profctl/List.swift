@@ -45,10 +45,11 @@ struct List: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only sessions with this route, and only its kept requests (exact, or a pattern with *).", valueName: "route"))
     var route: String?
 
-    @Option(name: .long, help: ArgumentHelp("Only what ran at or after this time: RFC 3339 (2026-11-26, 2026-11-26T11:00:00Z) or a duration before now (-1h, -30m, -2d).", valueName: "time"))
+    // .unconditional: "-1h" is a value here, not an option.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Only what ran at or after this time: RFC 3339 (2026-11-26, 2026-11-26T11:00:00Z) or a duration before now (-1h, -30m, -2d).", valueName: "time"))
     var since: TimeBound?
 
-    @Option(name: .long, help: ArgumentHelp("Only what ran at or before this time (same forms as --since).", valueName: "time"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Only what ran at or before this time (same forms as --since).", valueName: "time"))
     var until: TimeBound?
 
     @Option(name: .long, help: ArgumentHelp("Only the N slowest kept requests of the selected sessions, by wall time, slowest first.", valueName: "N"))
@@ -207,7 +208,11 @@ struct List: ParsableCommand {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data: Data
         do { data = try encoder.encode(value) } catch { throw ProfctlError("cannot encode JSON: \(error)") }
-        writeAll(fd: 1, Array(data) + [UInt8(ascii: "\n")])
+        // Foundation pretty-prints an empty array as "[", a blank line and "]"; JSON strings hold no raw
+        // newline, so this only ever matches an empty array.
+        let text = String(decoding: data, as: UTF8.self)
+            .replacingOccurrences(of: "\\[\n\\s*\n\\s*\\]", with: "[]", options: .regularExpression)
+        writeAll(fd: 1, Array(text.utf8) + [UInt8(ascii: "\n")])
     }
 
     struct ListedRoute: Encodable {

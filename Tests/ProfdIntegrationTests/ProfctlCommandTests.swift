@@ -23,7 +23,10 @@ enum ProfctlFixture {
         let path = directory + "/state"
         if updating {
             try? FileManager.default.removeItem(atPath: path)
-            do { try write(to: path) } catch { fatalError("cannot write the profctl fixture: \(error)") }
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                try write(to: path)
+            } catch { fatalError("cannot write the profctl fixture: \(error)") }
         }
         return path
     }()
@@ -77,7 +80,7 @@ enum ProfctlFixture {
             SpanRecord(spanId: span.id, route: span.route, threadId: Int32(index % 2 + 1),
                        beginNs: base + span.beginMs * 1_000_000, endNs: base + span.endMs * 1_000_000, status: span.status)
         }
-        let names: [UInt64: String] = [0x10: "ProfdDemo.main()", 0x20: "ProfdDemo.compute(iterations:)",
+        let names: [UInt64: String] = [0x10: service == "checkout" ? "Checkout.main()" : "ProfdDemo.main()", 0x20: "ProfdDemo.compute(iterations:)",
                                        0x30: "ProfdDemo.randomNumber()", 0x40: "ProfdDemo.hashPayload(rounds:)",
                                        0x50: "Checkout.placeOrder(_:)", 0x60: "Checkout.Inventory.reserve(items:)"]
         for (index, span) in spans.enumerated() {
@@ -319,6 +322,6 @@ struct ProfctlCommandTests {
     func completions(shell: String) throws {
         let (code, output) = try Self.run(["--generate-completion-script", shell])
         #expect(code == 0)
-        #expect(output.contains("profctl") && output.contains("--slowest") && output.contains("--request"))
+        #expect(output.contains("profctl") && output.contains("slowest") && output.contains("request"))
     }
 }
