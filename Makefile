@@ -2,20 +2,20 @@
 SWIFT ?= swift
 STATE_DIR ?= ./.profd
 DEMO_PACKAGE := Examples/profd-demo
-APT_PACKAGES := libsystemd-dev systemd tmux curl python3 python3-jsonschema golang-go gzip chromium chromium-driver python3-selenium
+APT_PACKAGES := libsystemd-dev systemd tmux curl python3 python3-jsonschema golang-go gzip chromium chromium-driver python3-selenium man-db
 
 INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
                 Integrations/Vapor/profd-vapor:.build-vapor \
                 Integrations/Tracing:.build-tracing
 
-.PHONY: demo test deps build release demo-build unit-test integration-test e2e-test browser-test html-bench bench-throughput clean install uninstall systemd-check systemd-test
+.PHONY: demo test deps build release demo-build unit-test integration-test e2e-test browser-test html-bench bench-throughput clean install uninstall systemd-check systemd-test man man-check
 
 ## Install missing system packages (Debian), build in release, run the demo.
 demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
 ## Every test: unit, real-kernel integration, framework integrations, and the end-to-end demo path.
-test: deps release demo-build unit-test integration-test e2e-test browser-test systemd-check systemd-test
+test: deps release demo-build unit-test integration-test e2e-test browser-test systemd-check systemd-test man-check
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -112,6 +112,21 @@ install:
 ## Removes exactly the files `make install` wrote (same variables). Leaves the profd user and /var/lib/profd (reports).
 uninstall:
 	rm -f $(foreach f,$(INSTALLED_FILES),"$(f)")
+
+## The man pages docs/man/profctl.1 and profd.8 again, from the binaries' help: argument-parser's
+## generate-manual plugin, tidied for mdoc (scripts/generate-man.sh). Run it after changing any --help text.
+man:
+	scripts/generate-man.sh docs/man
+
+## docs/man is what `make man` would write, and `man -l` renders it without a warning.
+man-check:
+	@set -e; tmp=$$(mktemp -d /tmp/profd-man.XXXXXX); trap 'rm -rf "$$tmp"' EXIT; \
+	scripts/generate-man.sh "$$tmp" >/dev/null; \
+	for page in profctl.1 profd.8; do \
+	  diff -u "docs/man/$$page" "$$tmp/$$page" || { echo "man-check: docs/man/$$page is stale; run make man" >&2; exit 1; }; \
+	  warnings=$$(MANWIDTH=80 man -l "docs/man/$$page" 2>&1 >/dev/null); \
+	  [ -z "$$warnings" ] || { echo "man-check: man -l docs/man/$$page: $$warnings" >&2; exit 1; }; \
+	done; echo "man-check: PASS"
 
 ## The installed units: systemd-analyze verify, security exposure <= 1.5, sysusers/tmpfiles, install/uninstall round trip.
 systemd-check:

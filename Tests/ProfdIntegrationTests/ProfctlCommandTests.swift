@@ -324,4 +324,17 @@ struct ProfctlCommandTests {
         #expect(code == 0)
         #expect(output.contains("profctl") && output.contains("slowest") && output.contains("request"))
     }
+
+    @Test("completion of --session and --request values from the state directory")
+    func dynamicCompletion() throws {
+        // What the scripts run: profctl ---completion SUBCOMMAND -- OPTION WORD-INDEX CURSOR WORDS...
+        let (code, sessions) = try Self.run(["---completion", "dump", "--", "--session", "5", "4",
+                                             "profctl", "dump", "--state-dir", Self.state, "--session", "2026"])
+        #expect(code == 0)
+        #expect(sessions == ProfctlFixture.checkoutSession + "\n" + ProfctlFixture.demoSession + "\n")
+        let (_, requests) = try Self.run(["---completion", "dump", "--", "--request", "7", "0", "profctl", "dump",
+                                          "--state-dir", Self.state, "--session", "20261126T1015", "--request", ""])
+        #expect(requests.split(separator: "\n").filter { !$0.contains("-") } == ["3", "4", "5"])
+        #expect(requests.contains("20261126T101501.000Z-compute-3"))
+    }
 }
