@@ -80,7 +80,10 @@ struct StateStore {
             ids.append(name)
         }
         // A session directory appears by rename once complete, so one without session.json is not a session.
-        return ids.filter { access(store.sessionDirectory($0) + "/session.json", F_OK) == 0 }.sorted()
+        // One this user may not look into stays, so that reading it reports the permission problem.
+        return ids.filter { id in
+            access(store.sessionDirectory(id) + "/session.json", F_OK) == 0 || errno == EACCES || errno == EPERM
+        }.sorted()
     }
 
     /// Reads a file of a session; unreadable files are permission errors (exit 4), missing ones not found (3).

@@ -316,6 +316,11 @@ struct ProfctlCommandTests {
         let (code, output) = try Self.run(["--state-dir", root, "list"], mergeStderr: true, asNobody: true)
         #expect(code == 4)
         #expect(output.contains(ProfctlFixture.checkoutSession) && output.contains("permission denied"))
+        // A session directory it may not enter is still a session, and a permission error.
+        #expect(chmod("\(root)/sessions/\(ProfctlFixture.demoSession)", 0o700) == 0)
+        let (dumpCode, dumpOutput) = try Self.run(["--state-dir", root, "dump", "--session", ProfctlFixture.demoSession],
+                                                  mergeStderr: true, asNobody: true)
+        #expect(dumpCode == 4, "\(dumpOutput)")
     }
 
     @Test("shell completion scripts", arguments: ["bash", "zsh", "fish"])
