@@ -11,8 +11,8 @@ struct Profctl: ParsableCommand {
         abstract: "Read profd's per-request profiles.",
         discussion: """
             Reads the reports profd writes under its state directory (--state-dir, default
-            /var/lib/profd); list and dump need no running daemon. Data goes to stdout,
-            messages to stderr. Times are UTC.
+            /var/lib/profd); list, dump and diff need no running daemon. Data goes to
+            stdout, messages to stderr. Times are UTC.
 
             Exit codes:
               0  ok
@@ -33,6 +33,9 @@ struct Profctl: ParsableCommand {
               profctl dump --request 17 --open
               profctl --state-dir ./.profd dump --format json
               profctl dump --format pprof --output profile.pb.gz
+              profctl diff                # the previous session against the latest
+              profctl follow              # kept requests as running sessions keep them
+              profctl top                 # hottest routes and functions, live
             """,
         subcommands: [Dump.self, List.self, Follow.self, Top.self, Diff.self])
 
