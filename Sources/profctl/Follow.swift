@@ -23,6 +23,7 @@ struct Follow: ParsableCommand {
               profctl follow                              # every running session
               profctl follow --route "GET /users/:id"     # one route
               profctl follow -n 5                         # the last 5 already written, then new ones
+              profctl follow -n 5 --once                  # just the last 5
               profctl follow --json | jq .request.wallNs  # one JSON report per line
             """)
 
@@ -39,6 +40,9 @@ struct Follow: ParsableCommand {
 
     @Flag(name: .long, help: "Print each request's JSON report on one line instead of its text tree.")
     var json = false
+
+    @Flag(name: .long, help: "Print the last --lines requests and exit instead of waiting for new ones.")
+    var once = false
 
     @Flag(name: .long, help: "text: show library frames instead of folding them into [N frames hidden].")
     var showAll = false
@@ -57,7 +61,7 @@ struct Follow: ParsableCommand {
         let colour = !json && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
         var seen = Set(store.liveRequests(session: session))
         for file in Array(seen.sorted().suffix(lines)) { show(file, store: store, colour: colour) }
-        while true {
+        while !once {
             let now = store.liveRequests(session: session)
             for file in now where !seen.contains(file) {
                 seen.insert(file)

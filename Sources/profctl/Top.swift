@@ -36,15 +36,19 @@ struct Top: ParsableCommand {
     @Flag(name: .long, help: "Print one screen and exit (no terminal needed).")
     var once = false
 
+    @Option(name: .long, help: ArgumentHelp("Leave out sessions whose snapshot is older than this (0: keep all, e.g. to read a copied state directory).", valueName: "seconds"))
+    var staleAfter = 3.0
+
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
         guard interval >= 0.1 && interval <= 60 else { throw ValidationError("--interval must be 0.1...60 seconds") }
+        guard staleAfter >= 0 else { throw ValidationError("--stale-after must be 0 or more seconds") }
     }
 
     func run() throws {
         let store = ReportStore(stateDirectory: global.stateDir)
         if once {
-            FileHandle.standardOutput.write(Data(TopScreen(snapshots: store.topSnapshots(), limit: limit, width: 100).render().utf8))
+            FileHandle.standardOutput.write(Data(TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: staleAfter == 0 ? .infinity : staleAfter), limit: limit, width: 100).render().utf8))
             return
         }
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
@@ -56,7 +60,7 @@ struct Top: ParsableCommand {
         while true {
             var size = winsize()
             _ = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size)
-            let screen = TopScreen(snapshots: store.topSnapshots(), limit: limit, width: Int(size.ws_col > 0 ? size.ws_col : 100),
+            let screen = TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: staleAfter == 0 ? .infinity : staleAfter), limit: limit, width: Int(size.ws_col > 0 ? size.ws_col : 100),
                                    height: Int(size.ws_row > 0 ? size.ws_row : 40))
             // Home, draw, clear what the previous frame left below.
             let frame = "\u{1b}[H" + screen.render().replacingOccurrences(of: "\n", with: "\u{1b}[K\r\n") + "\u{1b}[J"

@@ -28,6 +28,10 @@ enum ProfctlFixture {
                 try write(to: path)
             } catch { fatalError("cannot write the profctl fixture: \(error)") }
         }
+        // top shows sessions whose top.json is fresh; a checkout's mtime is "now", so pin it to when the
+        // session ran, and let the tests choose with --stale-after.
+        var times = [timeval(tv_sec: 1_795_692_609, tv_usec: 0), timeval(tv_sec: 1_795_692_609, tv_usec: 0)]
+        _ = utimes(path + "/live/\(checkoutSession)/top.json", &times)
         return path
     }()
 
@@ -108,8 +112,22 @@ enum ProfctlFixture {
         }.build { stack in
             stack.addresses.map { Frame(function: names[$0] ?? "?", binary: "/usr/local/bin/\(service)") }
         }
-        try ReportStore(stateDirectory: root).write(session: reports.session, routes: reports.routes, requests: reports.requests,
-                                                    formats: options.formats)
+        let store = ReportStore(stateDirectory: root)
+        try store.write(session: reports.session, routes: reports.routes, requests: reports.requests, formats: options.formats)
+        guard !complete else { return }
+        // The cut-short session as profd showed it while it ran: its kept requests in live/ (for
+        // follow) and a last-second snapshot (for top).
+        for request in reports.requests { try store.writeLive(request: request) }
+        var counts: [String: [UInt32: Int]] = [:]
+        for sample in capture.samples {
+            let route = capture.spans.first { sample.timeNs >= $0.beginNs && sample.timeNs <= ($0.endNs ?? 0) }?.route ?? ReportBuilder.unattributedRoute
+            counts[route, default: [:]][sample.stack, default: 0] += 1
+        }
+        let snapshot = TopSnapshot(session: id, service: service, pid: pid, unit: unit, windowNs: 1_000_000_000, frequencyHz: 1000,
+                                   countsByRoute: counts, classifier: LibraryFrameClassifier(executablePath: "/usr/local/bin/\(service)")) { id in
+            capture.stacks[id].addresses.reversed().map { Frame(function: names[$0] ?? "?", binary: "/usr/local/bin/\(service)") }
+        }
+        try store.writeTop(snapshot)
     }
 }
 
@@ -132,10 +150,13 @@ struct ProfctlCommandTests {
 
     static var state: String { ProfctlFixture.stateDirectory }
 
-    @Test("--help of profctl, list and dump", arguments: [
+    @Test("--help of profctl and every subcommand", arguments: [
         (["--help"], "help-profctl.txt"),
         (["list", "--help"], "help-list.txt"),
         (["dump", "--help"], "help-dump.txt"),
+        (["diff", "--help"], "help-diff.txt"),
+        (["follow", "--help"], "help-follow.txt"),
+        (["top", "--help"], "help-top.txt"),
     ])
     func help(arguments: [String], golden: String) throws {
         let (code, output) = try Self.run(arguments)
@@ -154,6 +175,10 @@ struct ProfctlCommandTests {
         (["list", "--until", "2026-11-26 10:15:02"], "list-until.txt"),
         (["dump", "--session", ProfctlFixture.demoSession, "--request", "3"], "dump-request-3.txt"),
         (["dump", "--request", "11", "--format", "folded"], "dump-request-11.folded"),
+        (["follow", "-n", "2", "--once"], "follow-n2.txt"),
+        (["follow", "-n", "1", "--once", "--route", "POST /*"], "follow-route-post.txt"),
+        (["top", "--once", "--stale-after", "0"], "top-once.txt"),
+        (["top", "--once"], "top-once-stale.txt"),
     ])
     func golden(arguments: [String], golden: String) throws {
         let (code, output) = try Self.run(["--state-dir", Self.state] + arguments)
