@@ -8,18 +8,23 @@ import Glibc
 struct Profctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profctl",
-        abstract: "Read profd's per-request profiles.",
+        abstract: "Read profd's per-request profiles, and control the running daemon.",
         discussion: """
-            Exit codes: 0 ok, 1 error, 2 usage (unknown option, format or flag), 3 not found.
+            Exit codes: 0 ok, 1 error (profd not running, …), 2 usage (unknown option, format or flag),
+            3 not found (session, route, process, unit), 4 permission denied (the socket, another user's
+            process or session). Data goes to stdout, messages to stderr.
 
             Examples:
+              profctl status
+              profctl start --pid 4242 --duration 30s --wait
+              profctl stop 20261126T165257.407Z-4242-3
               profctl dump --format text --route "GET /compute"
               profctl --state-dir ./.profd dump --format json
               profctl dump --format speedscope --output profile.speedscope.json
               profctl dump --format pprof --output profile.pb.gz
               profctl list
             """,
-        subcommands: [Dump.self, List.self])
+        subcommands: [Dump.self, List.self, Status.self, Start.self, Stop.self])
 
     /// Accepts global options before the subcommand (`profctl --state-dir D dump`) as well as after it.
     /// Usage errors exit with 2, as documented, rather than argument-parser's 64.

@@ -17,6 +17,9 @@
 //       N sequential /blocking requests in a sync span: usleep 100 ms (the thread blocks), then 10 ms of CPU.
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
+//   profd-testload spin --seconds S
+//       Burns S s of wall time on the main thread in attachTargetHotSpin(): a target for attach mode
+//       (profctl start --pid), run without --profd-socket so it never talks to profd itself.
 //
 // With `--profd-socket PATH` it profiles itself through profd with ProfClient: the session starts before
 // `ready` is printed, `split` records one span per block on route /split, and at the end the session is
@@ -359,6 +362,20 @@ func runBlocking(_ options: Options) -> UInt64 {
     return checksum
 }
 
+/// The hot function of `spin`, with a name no other code has, for attach-mode tests to look for.
+@inline(never)
+func attachTargetHotSpin(_ seed: UInt64) -> UInt64 {
+    spin(seed, salt: 8)
+}
+
+/// `spin --seconds S`: attachTargetHotSpin() until S seconds of wall time have passed.
+func runSpin(_ options: Options) -> UInt64 {
+    let deadline = monotonicSeconds() + options.double("seconds", default: 10)
+    var checksum: UInt64 = 19
+    while monotonicSeconds() < deadline { checksum = attachTargetHotSpin(checksum) }
+    return checksum
+}
+
 let modes: [String: (Options) -> UInt64] = [
     "async-routes": runAsyncRoutes,
     "blocking": runBlocking,
@@ -368,6 +385,7 @@ let modes: [String: (Options) -> UInt64] = [
     "syscall-leaf": runSyscallLeaf,
     "split": runSplit,
     "late-threads": runLateThreads,
+    "spin": runSpin,
 ]
 
 let arguments = CommandLine.arguments
