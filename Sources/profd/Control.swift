@@ -50,6 +50,9 @@ final class AttachSession {
 
 /// What the control plane keeps between loop iterations.
 struct ControlState {
+    /// Attach sessions one (non-root) uid may run at once.
+    static let attachSessionsPerUid = 16
+
     let startedAt = WallClock.now()
     /// Attach sessions by id, from start until their reports are written.
     var attach: [String: AttachSession] = [:]
@@ -135,6 +138,14 @@ extension Daemon {
         let pid = Int32(request.pid)
         let requester = connection.peer
         guard pid != getpid() else { return refuse(connection, .permissionDenied, "profd does not profile itself") }
+        // Attach sessions outlive their connections, so the connection limit does not bound them.
+        let running = control.attach.values.filter { !$0.writing }
+        guard running.count < configuration.limits.maximumConnections,
+              requester.uid == 0 || running.filter({ $0.requester.uid == requester.uid }).count < ControlState.attachSessionsPerUid
+        else {
+            return refuse(connection, .limitExceeded, "too many attach sessions (at most \(ControlState.attachSessionsPerUid) per uid, "
+                          + "\(configuration.limits.maximumConnections) in all); stop one with profctl stop")
+        }
         // The pidfd pins the process: while it has not exited, `pid` names it and no other.
         let pidfd = profd_pidfd_open(pid)
         guard pidfd >= 0 else {
@@ -272,6 +283,18 @@ extension Daemon {
         let elapsed = now &- control.lastRateNs
         guard elapsed >= 1_000_000_000 else { return }
         control.lastRateNs = now
+        // A target that became someone else's (exec of a set-user-ID program) is no longer the
+        // requester's to profile: checked about once a second.
+        for attach in control.attach.values where !attach.writing && attach.requester.uid != 0 {
+            if let credentials = ProcessCredentials.read(pid: attach.session.peer.pid), !credentials.permits(attach.requester.uid),
+               pidfdAlive(attach.pidfd) {
+                logger.warning("attach target changed its credentials; session stopped", metadata: [
+                    "profd.session": "\(attach.session.id)", "profd.target_pid": "\(attach.session.peer.pid)",
+                    "profd.client_uid": "\(attach.requester.uid)",
+                ])
+                finishAttach(attach, reason: "credentials-changed")
+            }
+        }
         var rates: [String: (count: Int, perSecond: Int)] = [:]
         for session in openSessions().map(\.session) {
             let previous = control.rates[session.id]?.count ?? 0

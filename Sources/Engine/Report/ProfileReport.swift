@@ -14,8 +14,8 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
     public var frequencyHz: Int
     /// CPU time one sample stands for.
     public var periodNs: UInt64
-    /// Why the session ended: `stopped`, `duration-elapsed`, `client-disconnected`, `target-exited` or
-    /// `daemon-shutdown`.
+    /// Why the session ended: `stopped`, `duration-elapsed`, `client-disconnected`, `target-exited`,
+    /// `credentials-changed` or `daemon-shutdown`.
     public var endReason: String
     public var lostSamples: UInt64
     public var droppedSamples: UInt64
