@@ -10,24 +10,24 @@ struct Start: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Profile a running process that does not link ProfClient (attach mode).",
         discussion: """
-            profd samples every thread of the process from outside and writes a whole-process report
-            (no requests, no routes) to STATE/sessions/<session-id>/. The session id is printed to
-            stdout at once.
+            profd samples every thread of the process from outside and writes a whole-process \
+            report (no requests, no routes) to STATE/sessions/<session-id>/. The session id is \
+            printed to stdout at once.
 
-            With --duration the session ends by itself and profctl returns at once (with --wait, it
-            blocks until the report is written and prints its directory); `profctl stop ID` ends it
-            sooner. Without --duration profctl stays until Ctrl-C (or `profctl stop ID` from elsewhere),
-            then prints the report directory; killing profctl ends the session too.
+            With --duration the session ends by itself and profctl returns at once (with --wait it \
+            blocks until the report is written and prints its directory); `profctl stop ID` ends it \
+            sooner. Without --duration profctl stays until Ctrl-C (or `profctl stop ID` from \
+            elsewhere), then prints the report directory; killing profctl ends the session too.
 
-            You may attach only to your own processes (every uid of the process is yours), unless you
-            are root. Exit codes: 3 no such process or unit, 4 not yours (or the socket's permissions).
+            You may attach only to your own processes (every uid of the process is yours), unless \
+            you are root. Exit codes: 3 no such process or unit, 4 not yours (or the socket's \
+            permissions).
 
             Examples:
-              profctl start --pid 4242 --duration 30s              # prints the session id, returns
-              profctl start --pid 4242 --duration 10s --wait       # then the report directory
+              profctl start --pid 4242 --duration 30s         # prints the session id
+              profctl start --pid 4242 --duration 10s --wait  # and the report directory
               profctl start --unit my-api.service --duration 1m --frequency 499
-              profctl start --pid 4242                             # until Ctrl-C
-              profctl dump --session "$(profctl start --pid 4242 --duration 5s --wait | head -1)"
+              profctl start --pid 4242                        # until Ctrl-C
             """)
 
     @OptionGroup var socket: SocketOptions

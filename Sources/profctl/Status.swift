@@ -9,12 +9,12 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show whether profd is running and what it is profiling.",
         discussion: """
-            Asks the running daemon over its socket: its version, uptime and state directory, disk use
-            against the retention limit, and each open session with its process (pid, unit, service),
-            samples per second, lost and dropped samples, and spans. Root sees every session; anyone
-            else sees the sessions of their own uid and a count of the others.
+            Asks the running daemon over its socket: its version, uptime and state directory, disk \
+            use against the retention limit, and each open session with its process (pid, unit, \
+            service), samples per second, lost and dropped samples, and spans. Root sees every \
+            session; anyone else sees the sessions of their own uid and a count of the others.
 
-            --json prints the daemon's status document (version 1; docs/PROTOCOL.md describes it).
+            --json prints the daemon's status document (version 1, described in docs/PROTOCOL.md).
 
             Exits 1 when profd is not running, 4 when the socket's permissions keep you out.
 

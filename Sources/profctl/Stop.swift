@@ -6,9 +6,9 @@ struct Stop: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stop an attach session (from profctl start) and print its report directory.",
         discussion: """
-            Waits until profd has written the session's reports, then prints their directory. You may
-            stop the sessions you started (or that profile your processes); root may stop any. A client's
-            own session (ProfClient) ends when the client stops it, not here.
+            Waits until profd has written the session's reports, then prints their directory. You \
+            may stop the sessions you started (or that profile your processes); root may stop any. \
+            A client's own session (ProfClient) ends when the client stops it, not here.
 
             Exit codes: 3 no such session (or no attach session profiles that pid), 4 not yours.
 

@@ -215,9 +215,10 @@ extension Daemon {
               peer.uid == 0 || attach.requester.uid == peer.uid || attach.session.peer.uid == peer.uid
         else {
             let isClient = connections.values.contains { $0.session?.id == id }
-            return connection.send(.error(ErrorReply(code: .notFound, message: isClient
+            connection.send(.error(ErrorReply(code: .notFound, message: isClient
                 ? "session \(id) is a client's own session; it ends when the client stops it"
                 : "no attach session \(id) of uid \(peer.uid) is running")))
+            return
         }
         attach.waiters.insert(connection.serial)
         finishAttach(attach, reason: "stopped")
