@@ -10,9 +10,9 @@ struct Profctl: ParsableCommand {
         commandName: "profctl",
         abstract: "Read profd's per-request profiles, and control the running daemon.",
         discussion: """
-            Exit codes: 0 ok, 1 error (profd not running, …), 2 usage (unknown option, format or flag),
-            3 not found (session, route, process, unit), 4 permission denied (the socket, another user's
-            process or session). Data goes to stdout, messages to stderr.
+            Exit codes: 0 ok, 1 error (profd not running, …), 2 usage (unknown option, format \
+            or flag), 3 not found (session, route, process, unit), 4 permission denied (the \
+            socket, another user's process or session). Data goes to stdout, messages to stderr.
 
             Examples:
               profctl status
