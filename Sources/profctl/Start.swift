@@ -103,8 +103,9 @@ struct Start: ParsableCommand {
         if access("/usr/bin/systemctl", X_OK) != 0 { process.executableURL = URL(fileURLWithPath: "/bin/systemctl") }
         process.arguments = ["show", "-p", "MainPID", "--value", "--", name]
         let output = Pipe()
+        let errors = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         do {
             try process.run()
         } catch {
@@ -113,9 +114,17 @@ struct Start: ParsableCommand {
             throw ExitCode.failure
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
+        let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0, let pid = Int32(text), pid > 0 else {
+        guard process.terminationStatus == 0 else {
+            fail("systemctl cannot tell the main process of \(TerminalSafe.string(name))"
+                 + (complaint.isEmpty ? "" : ": \(TerminalSafe.string(complaint))"))
+            hint("give the process id with --pid N")
+            throw ExitCode.failure
+        }
+        guard let pid = Int32(text), pid > 0 else {
             fail("unit \(TerminalSafe.string(name)) has no running main process" + (text.isEmpty ? "" : " (MainPID=\(TerminalSafe.string(text)))"))
             hint("check it with `systemctl status \(TerminalSafe.string(name))`, or give --pid N")
             throw ProfctlExit.notFound

@@ -236,6 +236,17 @@ struct ProfctlControlTests {
         #expect(try profctlStderr(["status", "--socket", socket]).code == 1)
     }
 
+    @Test("--unit: a unit with no main process (or no systemd to ask) is an error that suggests --pid")
+    func unknownUnit() throws {
+        let daemon = try DaemonHarness()
+        let run = try profctlStderr(["start", "--unit", "profd-no-such-unit.service", "--duration", "1s", "--socket", daemon.socketPath])
+        print("--unit: \(run.stdout)")
+        // 3 under systemd (MainPID=0); 1 where systemctl cannot ask systemd (this container).
+        #expect(run.code == 3 || run.code == 1)
+        #expect(run.stdout.contains("profd-no-such-unit.service") && run.stdout.contains("--pid N"))
+        #expect(daemon.stop().exitCode == 0)
+    }
+
     @Test("usage errors exit 2", arguments: [
         ["start"], ["start", "--pid", "1", "--unit", "x.service"], ["start", "--pid", "1", "--duration", "soon"],
         ["start", "--pid", "1", "--frequency", "0"], ["start", "--pid", "1", "--duration", "25h"],
