@@ -181,6 +181,36 @@ struct ProfctlControlTests {
         #expect(daemon.stop().exitCode == 0)
     }
 
+    @Test("attach without --duration: Ctrl-C stops the session and prints the report; a killed profctl ends it too")
+    func attachUntilInterrupted() throws {
+        let daemon = try DaemonHarness()
+        let target = try ChildProcess(TestExecutables.path(of: "profd-testload"), ["spin", "--seconds", "60"])
+        try target.waitUntilReady()
+        let start = try ChildProcess(TestExecutables.path(of: "profctl"), ["start", "--pid", "\(target.pid)", "--socket", daemon.socketPath])
+        let id = try #require(try start.readLine(timeoutMs: 20_000))
+        usleep(800_000)
+        start.signal(SIGINT)
+        let directory = try #require(try start.readLine(timeoutMs: 60_000), "Ctrl-C stops the session and waits for its report")
+        #expect(start.waitForExit().exitCode == 0)
+        #expect(directory == daemon.stateDirectory + "/sessions/" + id)
+        let stopped = try sessionDocument(daemon, id)
+        #expect(stopped.session.endReason == "stopped" && stopped.session.complete == true && stopped.samples.count > 0)
+
+        let killed = try ChildProcess(TestExecutables.path(of: "profctl"), ["start", "--pid", "\(target.pid)", "--socket", daemon.socketPath])
+        let second = try #require(try killed.readLine(timeoutMs: 20_000))
+        usleep(300_000)
+        killed.signal(SIGKILL)
+        _ = killed.waitForExit()
+        let deadline = Date().addingTimeInterval(30)
+        while !ReportStore(stateDirectory: daemon.stateDirectory).sessionIds().contains(second), Date() < deadline { usleep(100_000) }
+        let cut = try sessionDocument(daemon, second)
+        #expect(cut.session.endReason == "client-disconnected" && cut.session.complete == false)
+
+        target.signal(SIGKILL)
+        _ = target.waitForExit()
+        #expect(daemon.stop().exitCode == 0)
+    }
+
     @Test("authorization: nobody may not attach to root's process (exit 4), sees only a count of root's sessions, and profd keeps running")
     func attachAuthorization() throws {
         try #require(access("/usr/bin/setpriv", X_OK) == 0, "setpriv (util-linux) is needed")
