@@ -243,7 +243,8 @@ if sysd-exec journalctl -u profd-demo --no-pager | grep -q "reports in /var/lib/
   pass "the demo printed where its reports are"
 else fail "the demo did not confirm session $S2's reports"; fi
 
-sysd-exec "$PROFCTL" dump --format json >"$LOG/session.json" 2>"$LOG/profctl.err" || fail "profctl dump --format json: $(cat "$LOG/profctl.err")"
+# --session: the attach session above began after S2, so S2 is no longer the latest.
+sysd-exec "$PROFCTL" dump --format json --session "$S2" >"$LOG/session.json" 2>"$LOG/profctl.err" || fail "profctl dump --format json: $(cat "$LOG/profctl.err")"
 sysd-exec "$PROFCTL" dump --format json --session "$S2" --route "GET /compute" >"$LOG/route.json" 2>>"$LOG/profctl.err" ||
   fail "profctl dump --route 'GET /compute': $(cat "$LOG/profctl.err")"
 if python3 - "$LOG/session.json" "$LOG/route.json" "$S2" "$DEMO_UID" <<'EOF'
@@ -253,7 +254,7 @@ s = report["session"]
 routes = {r["route"]: r for r in report["routes"]}
 problems = []
 if report.get("kind") != "session": problems.append(f"kind {report.get('kind')}")
-if s["id"] != sid: problems.append(f"latest session is {s['id']}, not {sid}")
+if s["id"] != sid: problems.append(f"the session is {s['id']}, not {sid}")
 if s.get("endReason") != "stopped": problems.append(f"endReason {s.get('endReason')}")
 if s.get("uid") != uid: problems.append(f"uid {s.get('uid')} != demo uid {uid}")
 if s.get("unit") not in (None, "profd-demo.service"): problems.append(f"unit {s.get('unit')}")
