@@ -24,7 +24,7 @@ struct Profctl: ParsableCommand {
               profctl dump --format pprof --output profile.pb.gz
               profctl list
             """,
-        subcommands: [Dump.self, List.self, Status.self, Start.self, Stop.self])
+        subcommands: [Dump.self, List.self, Follow.self, Top.self, Diff.self, Status.self, Start.self, Stop.self])
 
     /// Accepts global options before the subcommand (`profctl --state-dir D dump`) as well as after it.
     /// Usage errors exit with 2, as documented, rather than argument-parser's 64.

@@ -55,6 +55,7 @@ final class Daemon: @unchecked Sendable {
             throw DaemonError("cannot prepare state directory \(configuration.stateDirectory): \(error)")
         }
         status.usage = store.usage()
+        store.clearLive()
         let listener: UnixListener
         if let passed = SocketActivation.adoptListener() {
             listener = UnixListener.adopted(fd: passed)
@@ -166,6 +167,8 @@ final class Daemon: @unchecked Sendable {
             session.drain()
             status.samplesSinceLastStatus += session.sampleCount - before
             session.rescanIfDue(nowNs: now)
+            for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
+            if let snapshot = session.topSnapshot(nowNs: now) { writer.submitTop(snapshot) }
         }
         controlTick(nowNs: now)
         deliverOutcomes()
@@ -287,6 +290,8 @@ final class Daemon: @unchecked Sendable {
     private func submit(_ session: ProfilingSession, of connection: ClientConnection, reason: String) {
         let job = session.finish(reason: reason)
         status.sessionsChanged = true
+        // Kept requests that ended in the last moments: their samples are all in now.
+        for live in session.dueLiveRequests(nowNs: .max) { writer.submitLive(live) }
         logger.info("session stopped", metadata: metadata(connection, [
             "profd.session": "\(session.id)", "profd.reason": "\(reason)",
             "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",

@@ -44,10 +44,12 @@ final class ProfilingSession {
     private var sampler: PerfSampler?
     private(set) var capture = Capture()
     private(set) var maps: ProcessMaps
-    private var openSpans: [UInt64: Int] = [:]
+    private(set) var openSpans: [UInt64: Int] = [:]
     /// Every span of the session by id: slices may arrive after their span ended.
     private var spanIndexById: [UInt64: Int] = [:]
     private var lastRescanNs: UInt64
+    /// Where `profctl follow` and `profctl top` stand in this session (ProfilingSession+Live.swift).
+    var live = LiveFeedState()
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
     init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
@@ -145,6 +147,11 @@ final class ProfilingSession {
         capture.spans[index].endThreadId = Int32(bitPattern: threadId)
         capture.spans[index].status = Int(status)
         if !route.isEmpty { capture.spans[index].route = route }
+        let record = capture.spans[index]
+        if timeNs >= record.beginNs, reportOptions.reports(route: record.route),
+           reportOptions.keepReason(wallNs: timeNs - record.beginNs, status: record.status, spanId: spanId) != nil {
+            live.keep(span: index, endedAtNs: timeNs)
+        }
     }
 
     /// Records where spans' async work ran. Slices of unknown spans (their begin was dropped) are ignored;

@@ -20,10 +20,17 @@ final class ReportWriter: @unchecked Sendable {
     }
 
     private let queue = DispatchQueue(label: "profd.report-writer")
+    /// How long a finished session's live folder stays for `profctl follow`.
+    static let liveRetention: DispatchTimeInterval = .seconds(30)
     private let store: ReportStore
     private let symbolizer: Symbolizer
     private let group = DispatchGroup()
     private let inFlight = Mutex<Int>(0)
+    /// Symbolized frames of running sessions' stacks for `top.json`, by session and stack id; touched on
+    /// the queue only.
+    private var topFrames: [String: [UInt32: [Frame]]] = [:]
+    /// Sessions whose final reports are written, until their live folder is removed; queue only.
+    private var finishedSessions: Set<String> = []
     private let logger: Logger
 
     init(store: ReportStore, logger: Logger) {
@@ -54,6 +61,59 @@ final class ReportWriter: @unchecked Sendable {
         }
     }
 
+    /// Writes a running session's kept request into `live/` for `profctl follow`. Failures are logged:
+    /// the request is in the session's final reports anyway.
+    func submitLive(_ job: LiveRequestJob) {
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
+                                        wallClockTime: job.wallClockTime)
+            let reports = builder.build { stack in
+                self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
+                                          in: job.maps)
+            }
+            guard let report = reports.requests.first(where: { if case .request(let kept) = $0.scope { kept.spanId == job.spanId } else { false } }) else { return }
+            do throws(EngineError) {
+                try store.writeLive(request: report)
+            } catch {
+                logger.warning("cannot write a live kept request", metadata: ["profd.session": "\(job.metadata.id)", "profd.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Writes a running session's `top.json`. Frames are cached per session and stack id (stable within
+    /// a session), so each second only symbolizes stacks it has not seen.
+    func submitTop(_ job: TopSnapshotJob) {
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            // A snapshot queued behind the session's final reports has nothing left to show.
+            guard !finishedSessions.contains(job.sessionId) else { return }
+            var cache = topFrames[job.sessionId] ?? [:]
+            let snapshot = TopSnapshot(
+                session: job.sessionId, service: job.service, pid: job.pid, unit: job.unit, windowNs: job.windowNs,
+                frequencyHz: job.frequencyHz, countsByRoute: job.countsByRoute,
+                classifier: LibraryFrameClassifier(executablePath: job.executable)
+            ) { id in
+                if let frames = cache[id] { return frames }
+                let stack = job.stacks[id]
+                let frames = ReportBuilder.rootFirstFrames(of: stack) { stack in
+                    self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
+                                              in: job.maps)
+                }
+                cache[id] = frames
+                return frames
+            }
+            topFrames[job.sessionId] = cache
+            do throws(EngineError) {
+                try store.writeTop(snapshot)
+            } catch {
+                logger.debug("cannot write top.json", metadata: ["profd.session": "\(job.sessionId)", "profd.error": "\(error)"])
+            }
+        }
+    }
+
     /// Sessions submitted and not yet written.
     var pending: Int { inFlight.withLock { $0 } }
 
@@ -78,6 +138,14 @@ final class ReportWriter: @unchecked Sendable {
         let directory = try store.write(session: reports.session, routes: reports.routes, requests: reports.requests,
                                         formats: job.options.formats, requestFileName: job.options.requestFileName,
                                         capture: try archive.encoded())
+        topFrames[job.metadata.id] = nil
+        finishedSessions.insert(job.metadata.id)
+        // The live copies of its kept requests are in the final reports now; followers get a while to read them.
+        let id = job.metadata.id
+        queue.asyncAfter(deadline: .now() + Self.liveRetention) { [self] in
+            store.removeLive(session: id)
+            finishedSessions.remove(id)
+        }
         if job.options.logKeptRequests {
             // pyinstrument's "print each request", for a daemon: each kept request's tree in the log.
             for report in reports.requests {

@@ -14,8 +14,13 @@ set -Eeuo pipefail
 
 REPO=$(cd "$(dirname "$0")" && git rev-parse --show-toplevel)
 if [ -z "${SYSD_ROOT:-}" ]; then
-  WITH_SYSTEMD=${WITH_SYSTEMD:-$REPO/../shared/systemd/with-systemd}
-  [ -x "$WITH_SYSTEMD" ] || { echo "FAIL  with-systemd not found at $WITH_SYSTEMD (set WITH_SYSTEMD=)"; exit 1; }
+  # The workplace keeps with-systemd in shared/ beside the project's clone; look there, then one level up.
+  if [ -z "${WITH_SYSTEMD:-}" ]; then
+    for candidate in "$REPO/../shared/systemd/with-systemd" "$REPO/../../shared/systemd/with-systemd" /work/shared/systemd/with-systemd; do
+      [ -x "$candidate" ] && { WITH_SYSTEMD=$candidate; break; }
+    done
+  fi
+  [ -x "${WITH_SYSTEMD:-}" ] || { echo "FAIL  with-systemd not found beside the clone ($REPO/../shared/systemd/with-systemd); set WITH_SYSTEMD="; exit 1; }
   exec "$WITH_SYSTEMD" "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$@"
 fi
 

@@ -146,7 +146,7 @@ public struct TextRenderer: ReportRenderer {
             + " + off CPU on a thread \(milliseconds(time.offCPUNs / count)) + suspended \(milliseconds(time.suspendedNs / count))"
     }
 
-    static func milliseconds(_ ns: UInt64) -> String {
+    public static func milliseconds(_ ns: UInt64) -> String {
         String(format: "%.2fms", Double(ns) / 1e6)
     }
 }

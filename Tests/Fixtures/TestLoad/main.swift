@@ -20,7 +20,11 @@
 //   profd-testload spin --seconds S
 //       Burns S s of wall time on the main thread in attachTargetHotSpin(): a target for attach mode
 //       (profctl start --pid), run without --profd-socket so it never talks to profd itself.
+//   profd-testload halving --requests N --half 0|1
+//       N sequential /halving requests, each burning 8 ms of CPU in halvableWork(milliseconds:) (4 ms with
+//       `--half 1`) and 4 ms in steadyWork(milliseconds:): the before and after of a change for `profctl diff`.
 //
+// PROFD_TESTLOAD_SLOW_MS=N in the environment keeps a report of every request of N ms or more.
 // With `--profd-socket PATH` it profiles itself through profd with ProfClient: the session starts before
 // `ready` is printed, `split` records one span per block on route /split, and at the end the session is
 // stopped and `report <directory>` is printed.
@@ -178,6 +182,10 @@ final class Results: @unchecked Sendable {  // guarded by `lock`
 func startProfiling(socket: String) -> ProfClient {
     var configuration = ProfClient.Configuration(service: "profd-testload")
     configuration.socketPath = socket
+    // Kept requests (and so `profctl follow`) for requests at least this slow.
+    if let raw = getenv("PROFD_TESTLOAD_SLOW_MS"), let ms = Int(String(cString: raw)) {
+        configuration.slowRequestThreshold = .milliseconds(ms)
+    }
     let client = ProfClient(configuration: configuration)
     client.start(frequencyHz: 1000)
     let deadline = monotonicSeconds() + 10
@@ -365,7 +373,7 @@ func runBlocking(_ options: Options) -> UInt64 {
 /// The hot function of `spin`, with a name no other code has, for attach-mode tests to look for.
 @inline(never)
 func attachTargetHotSpin(_ seed: UInt64) -> UInt64 {
-    spin(seed, salt: 8)
+    spin(seed, salt: 10)
 }
 
 /// `spin --seconds S`: attachTargetHotSpin() until S seconds of wall time have passed.
@@ -376,7 +384,61 @@ func runSpin(_ options: Options) -> UInt64 {
     return checksum
 }
 
+/// Burns `milliseconds` of the calling thread's CPU time in xorshift steps, checking the clock every
+/// 20 000 steps. The loop is written out in each caller (not a shared helper), so the caller's own code is
+/// the sampled leaf and each caller keeps its own self time in debug builds too.
+@inline(never)
+func halvableWork(milliseconds: Double) -> UInt64 {
+    let deadline = threadCPUSeconds() + milliseconds / 1000
+    var x: UInt64 = 0x2545_F491_4F6C_DD1D
+    while threadCPUSeconds() < deadline {
+        var step = 0
+        while step < 20_000 {
+            x ^= x &<< 13
+            x ^= x &>> 7
+            x ^= (x &<< 17) ^ 8
+            step &+= 1
+        }
+    }
+    return x
+}
+
+/// The same work as `halvableWork(milliseconds:)`, with another salt so the two are never merged.
+@inline(never)
+func steadyWork(milliseconds: Double) -> UInt64 {
+    let deadline = threadCPUSeconds() + milliseconds / 1000
+    var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+    while threadCPUSeconds() < deadline {
+        var step = 0
+        while step < 20_000 {
+            x ^= x &<< 13
+            x ^= x &>> 7
+            x ^= (x &<< 17) ^ 9
+            step &+= 1
+        }
+    }
+    return x
+}
+
+/// `halving --requests N --half 0|1`: N sequential /halving requests, each 8 ms of CPU in
+/// halvableWork(milliseconds:) (4 ms with `--half 1`: the change that halves its cost) and 4 ms in
+/// steadyWork(milliseconds:). CPU-time budgets, so a loaded machine changes how long a run takes, not
+/// what it measures.
+func runHalving(_ options: Options) -> UInt64 {
+    let requests = Int(options.double("requests", default: 100))
+    let halvedMs = options.double("half", default: 0) != 0 ? 4.0 : 8.0
+    let request = { () -> UInt64 in
+        halvableWork(milliseconds: halvedMs) ^ steadyWork(milliseconds: 4)
+    }
+    var checksum: UInt64 = 0
+    for _ in 0..<requests {
+        checksum ^= profiler.map { $0.withSpan(route: "/halving") { request() } } ?? request()
+    }
+    return checksum
+}
+
 let modes: [String: (Options) -> UInt64] = [
+    "halving": runHalving,
     "async-routes": runAsyncRoutes,
     "blocking": runBlocking,
     "sleepy": runSleepy,

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import ProfdEngine
+import ProfdProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `profctl follow`: each kept request's tree as profd writes it, like `journalctl -f`.
+///
+/// profd writes a running session's kept requests (slow, server errors, the sampled share) into
+/// `STATE/live/<session>/` about 150 ms after each ends; follow polls that folder every 100 ms.
+struct Follow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print each kept request's tree as profd writes it, until interrupted.",
+        discussion: """
+            Only requests the session keeps are streamed: those at least as slow as its slow-request
+            threshold, those ending with a status >= 500, and its sampled share (ProfClient's
+            slowRequestThreshold, keepServerErrors, keptPercentage). Each appears within about
+            a quarter of a second of the request ending.
+
+            Examples:
+              profctl follow                              # every running session
+              profctl follow --route "GET /users/:id"     # one route
+              profctl follow -n 5                         # the last 5 already written, then new ones
+              profctl follow --json | jq .request.wallNs  # one JSON report per line
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: "Only this session's requests.")
+    var session: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only requests of routes matching this pattern (* is a wildcard); repeatable.", valueName: "pattern"))
+    var route: [String] = []
+
+    @Option(name: [.customShort("n"), .customLong("lines")], help: "First print the last N kept requests already written.")
+    var lines = 0
+
+    @Flag(name: .long, help: "Print each request's JSON report on one line instead of its text tree.")
+    var json = false
+
+    @Flag(name: .long, help: "text: show library frames instead of folding them into [N frames hidden].")
+    var showAll = false
+
+    func validate() throws {
+        guard lines >= 0 else { throw ValidationError("--lines must be 0 or more") }
+        if let session, !ReportStore.isValidSessionId(session) { throw ValidationError("'\(TerminalSafe.string(session))' is not a session id") }
+    }
+
+    func run() throws {
+        let store = ReportStore(stateDirectory: global.stateDir)
+        guard access(global.stateDir, R_OK | X_OK) == 0 || errno == ENOENT else {
+            fail("cannot read \(global.stateDir): \(String(cString: strerror(errno))). Reports are readable by group profd: usermod -aG profd $USER")
+            throw ExitCode(4)
+        }
+        let colour = !json && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+        var seen = Set(store.liveRequests(session: session))
+        for file in Array(seen.sorted().suffix(lines)) { show(file, store: store, colour: colour) }
+        while true {
+            let now = store.liveRequests(session: session)
+            for file in now where !seen.contains(file) {
+                seen.insert(file)
+                show(file, store: store, colour: colour)
+            }
+            // Forget folders profd removed, so a long follow does not grow without bound.
+            seen.formIntersection(now)
+            usleep(100_000)
+        }
+    }
+
+    private func show(_ file: ReportStore.LiveRequestFile, store: ReportStore, colour: Bool) {
+        guard let bytes = try? store.readLive(relativePath: file.jsonPath),
+              let report = try? ProfileReport(jsonReport: bytes),
+              case .request(let request) = report.scope,
+              RoutePattern.selects(request.route, included: route, excluded: [])
+        else { return }
+        if json {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)),
+                  let line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            else { return }
+            FileHandle.standardOutput.write(line + Data("\n".utf8))
+            return
+        }
+        let wall = TextRenderer.milliseconds(request.wallNs)
+        var out = "── \(TerminalSafe.string(request.route)) · status \(request.status) · wall \(wall)"
+        out += " · began \(request.startedAt) · \(request.reason?.rawValue ?? "kept") · session \(file.session)\n"
+        out += TextRenderer(options: .init(hideLibraryFrames: !showAll, colour: colour)).render(report) + "\n"
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}

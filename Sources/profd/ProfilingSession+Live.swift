@@ -1,0 +1,143 @@
+import ProfdEngine
+
+/// What a running session feeds `profctl follow` (its kept requests, written live) and `profctl top`
+/// (a snapshot of its last second): the session's side of `STATE/live/`.
+struct LiveFeedState {
+    /// Kept requests to write once their samples are in: span index and when.
+    var queue: [(span: Int, dueNs: UInt64)] = []
+    /// The first sample not yet in a `top` snapshot, and when the last snapshot was taken.
+    var topCursor = 0
+    var lastTopNs: UInt64 = 0
+
+    /// How long after a request ends its samples are surely drained from the rings (the loop drains
+    /// every 100 ms at most).
+    static let delayNs: UInt64 = 150_000_000
+    /// A client ending spans faster than they can be written live loses the live copies, not the reports.
+    static let maximumQueue = 256
+    /// How often a running session's `top.json` is refreshed.
+    static let topIntervalNs: UInt64 = 1_000_000_000
+
+    mutating func keep(span: Int, endedAtNs: UInt64) {
+        guard queue.count < Self.maximumQueue else { return }
+        queue.append((span, endedAtNs &+ Self.delayNs))
+    }
+}
+
+extension ProfilingSession {
+    /// The kept requests whose samples are in by `nowNs`, each with just the data its report needs.
+    func dueLiveRequests(nowNs: UInt64) -> [LiveRequestJob] {
+        guard live.queue.contains(where: { $0.dueNs <= nowNs }) else { return [] }
+        var due: [LiveRequestJob] = []
+        live.queue.removeAll { item in
+            guard item.dueNs <= nowNs else { return false }
+            due.append(liveJob(span: item.span))
+            return true
+        }
+        return due
+    }
+
+    /// The samples drained since the last snapshot, each with its route, for `profctl top`; nil until a
+    /// snapshot is due. Attribution uses only the spans that can own them: those still open, and those
+    /// that began in the minute before the window (scanned back from the newest).
+    func topSnapshot(nowNs: UInt64) -> TopSnapshotJob? {
+        guard nowNs &- live.lastTopNs >= LiveFeedState.topIntervalNs else { return nil }
+        let windowNs = live.lastTopNs == 0 ? nowNs &- startedAt.monotonicNs : nowNs &- live.lastTopNs
+        live.lastTopNs = nowNs
+        let window = capture.samples[live.topCursor...]
+        live.topCursor = capture.samples.count
+        let oldestNs = window.lazy.map(\.timeNs).min() ?? nowNs
+        let horizonNs = oldestNs > 60_000_000_000 ? oldestNs - 60_000_000_000 : 0
+        var candidates = Set(openSpans.values)
+        var scanned = 0
+        for index in capture.spans.indices.reversed() {
+            let span = capture.spans[index]
+            if span.beginNs < horizonNs || scanned >= 20_000 { break }
+            scanned += 1
+            if (span.endNs ?? .max) >= oldestNs { candidates.insert(index) }
+        }
+        let ordered = candidates.sorted()
+        let position = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1, $0) })
+        var slices: [RunSliceRecord] = []
+        for slice in capture.slices.reversed() {
+            if slice.endNs < horizonNs { break }
+            if let mini = position[slice.span] {
+                slices.append(RunSliceRecord(span: mini, threadId: slice.threadId, beginNs: slice.beginNs, endNs: slice.endNs))
+            }
+        }
+        let spans = ordered.map { capture.spans[$0] }
+        let index = SpanIndex(spans: spans, slices: slices, openEndNs: nowNs)
+        var counts: [String: [UInt32: Int]] = [:]
+        for sample in window {
+            let route = index.span(tid: sample.tid, timeNs: sample.timeNs).map { spans[$0].route } ?? ReportBuilder.unattributedRoute
+            counts[route, default: [:]][sample.stack, default: 0] += 1
+        }
+        return TopSnapshotJob(sessionId: id, service: service, pid: peer.pid, unit: unit, executable: executable,
+                              frequencyHz: frequencyHz, windowNs: windowNs, countsByRoute: counts,
+                              stacks: capture.stacks, maps: maps)
+    }
+
+    /// A capture of one request: its span and slices, and the samples and context switches of its time
+    /// window. Samples arrive about in time order, so the scan walks back from the newest and stops a
+    /// second before the request began.
+    private func liveJob(span index: Int) -> LiveRequestJob {
+        let span = capture.spans[index]
+        let beginNs = span.beginNs
+        let endNs = span.endNs ?? span.beginNs
+        let horizonNs = beginNs > 1_000_000_000 ? beginNs - 1_000_000_000 : 0
+        var request = Capture()
+        request.stacks = capture.stacks
+        request.threadNames = capture.threadNames
+        request.spans = [span]
+        for slice in capture.slices.reversed() {
+            if slice.endNs < horizonNs { break }
+            if slice.span == index { request.slices.append(RunSliceRecord(span: 0, threadId: slice.threadId, beginNs: slice.beginNs, endNs: slice.endNs)) }
+        }
+        for sample in capture.samples.reversed() {
+            if sample.timeNs < horizonNs { break }
+            if sample.timeNs >= beginNs && sample.timeNs <= endNs { request.samples.append(sample) }
+        }
+        request.samples.reverse()
+        // A thread already off CPU when the request began shows up first with its switch-in, which
+        // pairing reads as "off CPU since before the capture": right for this window.
+        for record in capture.switches.reversed() {
+            if record.timeNs < horizonNs { break }
+            if record.timeNs <= endNs { request.switches.append(record) }
+        }
+        request.switches.reverse()
+        request.switchesCompleteUntilNs = capture.switchesCompleteUntilNs
+        let now = WallClock.now()
+        let metadata = SessionMetadata(
+            id: id, service: service, pid: peer.pid, uid: peer.uid, executable: executable,
+            startedAt: startedAt.rfc3339, endedAt: now.rfc3339,
+            durationNs: now.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: "running",
+            unit: unit, daemonVersion: ProfdVersion.string)
+        let start = startedAt
+        return LiveRequestJob(spanId: span.spanId, metadata: metadata, capture: request, maps: maps, options: reportOptions,
+                              wallClockTime: { start.at(monotonicNs: $0).rfc3339 })
+    }
+
+}
+
+/// One second of a running session for `profctl top`: sample counts by route and stack.
+struct TopSnapshotJob: Sendable {
+    var sessionId: String
+    var service: String
+    var pid: Int32
+    var unit: String?
+    var executable: String?
+    var frequencyHz: Int
+    var windowNs: UInt64
+    var countsByRoute: [String: [UInt32: Int]]
+    var stacks: StackTable
+    var maps: ProcessMaps
+}
+
+/// One kept request of a running session, handed to the report writer to be written live.
+struct LiveRequestJob: Sendable {
+    var spanId: UInt64
+    var metadata: SessionMetadata
+    var capture: Capture
+    var maps: ProcessMaps
+    var options: ReportOptions
+    var wallClockTime: @Sendable (UInt64) -> String
+}
