@@ -70,7 +70,8 @@ for line in sys.stdin:
     if sys.argv[1] in str(e.get("MESSAGE", "")) and "PROFD_SESSION" in e:
         print(e["PROFD_SESSION"], e.get("PROFD_CLIENT_PID", "-"))' "$1"
 }
-checksums() { (cd "$STATE" && find . -type f -print0 | sort -z | xargs -0r sha256sum); }
+# Reports only: STATE/live/ holds the follow/top feeds, which profd rewrites and removes by design.
+checksums() { (cd "$STATE" && find ./sessions -type f -print0 | sort -z | xargs -0r sha256sum); }
 
 for f in "$RELEASE_DIR/profd" "$RELEASE_DIR/profctl" "$DEMO"; do
   [ -x "$f" ] || die "$f is not built: run 'make release demo-build' first"
