@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "ProfdEngine",
                 "ProfdProtocol",
+                "CProfdShim",  // SCM_RIGHTS: start passes the target's /proc/PID/maps to profd
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/profctl"

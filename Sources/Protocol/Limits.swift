@@ -25,4 +25,7 @@ public enum ProtocolLimits {
     public static let message = 4096
     /// Longest filesystem path, in UTF-8 bytes.
     public static let path = 4096
+    /// Longest status document (`statusReply`), in UTF-8 bytes: it fits a String's UInt16 length and the
+    /// default payload limit. The daemon leaves sessions out (and says how many) rather than exceed it.
+    public static let statusDocument = 65_000
 }

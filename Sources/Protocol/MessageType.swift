@@ -28,10 +28,23 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     /// Daemon → client: a request failed; see `ErrorReply`.
     public static let error = MessageType(rawValue: 0x8F)
 
+    // Control messages (profctl ↔ daemon), 0x10–0x1F and 0x90–0x9F.
+    /// Control → daemon: what is the daemon doing? Answered with `statusReply`.
+    public static let statusRequest = MessageType(rawValue: 0x10)
+    /// Control → daemon: profile a running process that does not link ProfClient; see `AttachStart`.
+    public static let attachStart = MessageType(rawValue: 0x11)
+    /// Control → daemon: stop an attach session and write its reports; see `AttachStop`.
+    public static let attachStop = MessageType(rawValue: 0x12)
+    /// Daemon → control: the daemon's status as a JSON document; see `StatusReply`.
+    public static let statusReply = MessageType(rawValue: 0x90)
+
     /// The types protocol v1 defines; the decoder rejects all others with `unknownMessageType`.
+    /// The control messages (`statusRequest`, `attachStart`, `attachStop`, `statusReply`) were added to v1
+    /// later: a daemon that predates them answers them with `error(unknownMessageType)` and closes.
     public static let v1: Set<MessageType> = [
         .hello, .startSession, .spanBegin, .spanEnd, .stopSession, .runSlices,
         .helloAck, .sessionStarted, .sessionStopped, .error,
+        .statusRequest, .attachStart, .attachStop, .statusReply,
     ]
 
     /// True for types a client sends to the daemon (0x00–0x7F).
@@ -50,6 +63,10 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
         case .sessionStarted: name = "sessionStarted"
         case .sessionStopped: name = "sessionStopped"
         case .error: name = "error"
+        case .statusRequest: name = "statusRequest"
+        case .attachStart: name = "attachStart"
+        case .attachStop: name = "attachStop"
+        case .statusReply: name = "statusReply"
         default: name = "unknown"
         }
         return "\(name)(0x\(hex(rawValue)))"

@@ -219,6 +219,8 @@ public struct ErrorReply: Sendable, Equatable {
         public static let permissionDenied = Code(rawValue: 7)
         /// A daemon limit (sessions, clients, disk) was reached.
         public static let limitExceeded = Code(rawValue: 8)
+        /// The process or session a control message names does not exist (or is not the caller's to see).
+        public static let notFound = Code(rawValue: 9)
 
         public var description: String {
             switch self {
@@ -230,6 +232,7 @@ public struct ErrorReply: Sendable, Equatable {
             case .internal: "internal"
             case .permissionDenied: "permissionDenied"
             case .limitExceeded: "limitExceeded"
+            case .notFound: "notFound"
             default: "code\(rawValue)"
             }
         }

@@ -10,6 +10,10 @@ public enum ProfdMessage: Sendable, Equatable {
     case sessionStarted(SessionStarted)
     case sessionStopped(SessionStopped)
     case error(ErrorReply)
+    case statusRequest
+    case attachStart(AttachStart)
+    case attachStop(AttachStop)
+    case statusReply(StatusReply)
 
     /// The header type byte of this message.
     public var type: MessageType {
@@ -24,6 +28,10 @@ public enum ProfdMessage: Sendable, Equatable {
         case .sessionStarted: .sessionStarted
         case .sessionStopped: .sessionStopped
         case .error: .error
+        case .statusRequest: .statusRequest
+        case .attachStart: .attachStart
+        case .attachStop: .attachStop
+        case .statusReply: .statusReply
         }
     }
 
@@ -97,8 +105,20 @@ public enum ProfdMessage: Sendable, Equatable {
         case .error(let m):
             buffer.appendLittleEndian(m.code.rawValue)
             buffer.appendString(m.message, limit: ProtocolLimits.message)
+        case .statusRequest:
+            break
+        case .attachStart(let m):
+            let range = StartSession.frequencyRange
+            buffer.appendLittleEndian(min(max(m.pid, 1), UInt32(Int32.max)))
+            buffer.appendLittleEndian(min(m.durationMs, AttachStart.maximumDurationMs))
+            buffer.appendLittleEndian(min(max(m.frequencyHz, range.lowerBound), range.upperBound))
+            buffer.appendLittleEndian(UInt32(0))  // flags
+        case .attachStop(let m):
+            buffer.appendString(m.sessionId, limit: ProtocolLimits.sessionId)
+        case .statusReply(let m):
+            buffer.appendString(m.document, limit: ProtocolLimits.statusDocument)
         }
-        // Every v1 payload is below 64 KiB (runSlices: 2 + 2048 × 28 bytes), so the length fits in UInt32.
+        // Every v1 payload is below 64 KiB (runSlices: 2 + 2048 × 28 bytes; statusReply: 2 + 65 000), so the length fits in UInt32.
         let length = UInt32(buffer.count - start - ProtocolLimits.headerLength)
         buffer[start + 4] = UInt8(truncatingIfNeeded: length)
         buffer[start + 5] = UInt8(truncatingIfNeeded: length >> 8)
@@ -215,6 +235,28 @@ public enum ProfdMessage: Sendable, Equatable {
         case .error:
             let code = ErrorReply.Code(rawValue: try r.uint16())
             message = .error(ErrorReply(code: code, message: try r.string("message", limit: ProtocolLimits.message)))
+        case .statusRequest:
+            message = .statusRequest
+        case .attachStart:
+            let pid = try r.uint32()
+            let duration = try r.uint32()
+            let frequency = try r.uint32()
+            let flags = try r.uint32()
+            guard pid >= 1, pid <= UInt32(Int32.max) else {
+                throw .malformed(reason: "attachStart pid \(pid) is outside 1...\(Int32.max)")
+            }
+            guard duration <= AttachStart.maximumDurationMs else {
+                throw .malformed(reason: "attachStart durationMs \(duration) is over \(AttachStart.maximumDurationMs)")
+            }
+            guard StartSession.frequencyRange.contains(frequency) else {
+                throw .malformed(reason: "frequencyHz \(frequency) is outside 1...10000")
+            }
+            guard flags == 0 else { throw .malformed(reason: "attachStart flags \(flags) has unknown bits") }
+            message = .attachStart(AttachStart(pid: pid, durationMs: duration, frequencyHz: frequency))
+        case .attachStop:
+            message = .attachStop(AttachStop(sessionId: try r.string("sessionId", limit: ProtocolLimits.sessionId)))
+        case .statusReply:
+            message = .statusReply(StatusReply(document: try r.string("document", limit: ProtocolLimits.statusDocument)))
         default:
             throw .unknownMessageType(type.rawValue)
         }

@@ -8,25 +8,28 @@ import Glibc
 struct Profctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "profctl",
-        abstract: "Read profd's per-request profiles.",
+        abstract: "Read profd's per-request profiles, and control the running daemon.",
         discussion: """
             Reads the reports profd writes under its state directory (--state-dir, default
-            /var/lib/profd); list, dump and diff need no running daemon. Data goes to
-            stdout, messages to stderr. Times are UTC.
+            /var/lib/profd); list, dump, diff, follow and top need no connection to the daemon.
+            status, start and stop talk to it over its socket (--socket). Data goes to stdout,
+            messages to stderr. Times are UTC.
 
             Exit codes:
               0  ok
-              1  error
+              1  error (profd not running: systemctl start profd.socket)
               2  usage: an unknown option, format or flag, or options that do not combine
-              3  not found: no such state directory, session, route or kept request
-                 (an unknown session id is answered with the nearest ids)
-              4  permission denied: the state directory or a report is not readable by you;
-                 reports are readable by group profd: `usermod -aG profd $USER`
+              3  not found: no such state directory, session, route, kept request, process
+                 or unit (an unknown session id is answered with the nearest ids)
+              4  permission denied: a report, the socket, or another user's process or
+                 session; reports and the socket are for group profd: `usermod -aG profd $USER`
 
             Shell completions: profctl --generate-completion-script bash|zsh|fish
             (make install puts them where bash-completion, zsh and fish look).
 
             Examples:
+              profctl status
+              profctl start --pid 4242 --duration 30s --wait
               profctl list --since -1h
               profctl list --slowest 5 --route "GET /compute"
               profctl dump --format text --route "GET /compute"
@@ -37,7 +40,7 @@ struct Profctl: ParsableCommand {
               profctl follow              # kept requests as running sessions keep them
               profctl top                 # hottest routes and functions, live
             """,
-        subcommands: [Dump.self, List.self, Follow.self, Top.self, Diff.self])
+        subcommands: [Dump.self, List.self, Follow.self, Top.self, Diff.self, Status.self, Start.self, Stop.self])
 
     /// Accepts global options before the subcommand (`profctl --state-dir D dump`) as well as after it.
     /// Usage errors exit with 2, as documented, rather than argument-parser's 64.
@@ -89,5 +92,8 @@ struct GlobalOptions: ParsableArguments {
 
 /// Exit statuses profctl documents.
 enum ProfctlExit {
+    static let usage = ExitCode(2)
     static let notFound = ExitCode(3)
+    /// Not allowed: a report or the state directory, the daemon's socket, or another user's process or session.
+    static let permission = ExitCode(4)
 }

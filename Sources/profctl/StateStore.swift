@@ -27,11 +27,6 @@ struct ProfctlError: Error {
     static let permissionHint = "reports are readable by group profd: `usermod -aG profd $USER` (then log in again)"
 }
 
-extension ProfctlExit {
-    static let usage = ExitCode(2)
-    /// The state directory, or a file in it, is not readable by this user.
-    static let permission = ExitCode(4)
-}
 
 /// What one session's `session.json` says about the session, without its call tree.
 struct SessionIndex: Decodable {

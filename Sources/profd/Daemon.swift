@@ -12,20 +12,23 @@ import Synchronization
 /// the only cross-thread entry is `requestShutdown()` (an atomic flag and the wake pipe), which is what
 /// makes the `@unchecked Sendable` sound.
 final class Daemon: @unchecked Sendable {
-    private let configuration: DaemonConfiguration
-    private var logger: Logger
+    // Internal rather than private where Control.swift (the control plane) needs them.
+    let configuration: DaemonConfiguration
+    var logger: Logger
     private let store: ReportStore
-    private let writer: ReportWriter
+    let writer: ReportWriter
     private var listener: UnixListener?
-    private var connections: [UInt64: ClientConnection] = [:]
+    var connections: [UInt64: ClientConnection] = [:]
     private var nextSerial: UInt64 = 1
-    private var sessionCounter = 0
+    var sessionCounter = 0
     /// Finished report writes, posted by the writer's queue and picked up by the loop.
-    private let outcomes = OutcomeQueue()
-    private let wake: WakePipe
+    let outcomes = OutcomeQueue()
+    let wake: WakePipe
     private let stopRequested = Atomic<Bool>(false)
     private let serviceManager = ServiceManager()
-    private var status: DaemonStatus
+    var status: DaemonStatus
+    /// Attach sessions and per-session rates (Control.swift).
+    var control = ControlState()
 
     init(configuration: DaemonConfiguration, logger: Logger) throws(DaemonError) {
         self.configuration = configuration
@@ -87,7 +90,7 @@ final class Daemon: @unchecked Sendable {
             }
         }
 
-        let open = connections.values.filter { $0.session != nil }.count
+        let open = connections.values.filter { $0.session != nil }.count + control.attach.values.filter { !$0.writing }.count
         logger.info("profd shutting down", metadata: ["profd.open_sessions": "\(open)"])
         serviceManager.stopping(status: "stopping: writing the reports of \(open) open session\(open == 1 ? "" : "s")")
         listener.close()
@@ -96,6 +99,7 @@ final class Daemon: @unchecked Sendable {
             connection.close()
         }
         connections.removeAll()
+        finishAllAttach(reason: "daemon-shutdown")  // control
         // Symbolizing a big session takes a while: keep the watchdog fed while the writer finishes.
         writer.waitForAll { [serviceManager] in serviceManager.watchdog() }
         deliverOutcomes()
@@ -105,7 +109,7 @@ final class Daemon: @unchecked Sendable {
     private func publishStatus(nowNs: UInt64, sinceNs: UInt64?) {
         let sessions = connections.values.compactMap { connection in
             connection.session.map { DaemonStatus.Active(pid: $0.peer.pid, unit: $0.unit) }
-        }
+        } + attachStatusEntries  // control
         if let sinceNs { status.sampleRate(over: nowNs &- sinceNs) }
         status.sessionsChanged = false
         let line = status.line(sessions: sessions, writing: writer.pending)
@@ -130,6 +134,12 @@ final class Daemon: @unchecked Sendable {
                 owners.append(.sampler(session))
             }
         }
+        let controlStart = descriptors.count  // control: attach sessions' rings and targets' pidfds
+        let controlDescriptors = controlPollDescriptors()
+        for entry in controlDescriptors {
+            descriptors.append(pollfd(fd: entry.fd, events: Int16(POLLIN), revents: 0))
+            owners.append(.none)
+        }
         let ready = poll(&descriptors, nfds_t(descriptors.count), timeoutMs)
         if ready < 0 && errno != EINTR {
             logger.error("poll failed", metadata: ["profd.errno": "\(errno)"])
@@ -147,6 +157,9 @@ final class Daemon: @unchecked Sendable {
                 break
             }
         }
+        serviceControl(controlDescriptors.enumerated().map { index, entry in
+            (entry.owner, entry.fd, descriptors[controlStart + index].revents)
+        })
         let now = profd_monotonic_ns()
         for connection in connections.values {
             guard let session = connection.session else { continue }
@@ -157,6 +170,7 @@ final class Daemon: @unchecked Sendable {
             for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
             if let snapshot = session.topSnapshot(nowNs: now) { writer.submitTop(snapshot) }
         }
+        controlTick(nowNs: now)
         deliverOutcomes()
     }
 
@@ -202,6 +216,7 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func handle(_ message: ProfdMessage, from connection: ClientConnection) {
+        if handleControl(message, from: connection) { return }  // control: status, attach
         switch (message, connection.state) {
         case (.hello(let hello), .connected):
             connection.state = .introduced(service: hello.service)
@@ -260,6 +275,7 @@ final class Daemon: @unchecked Sendable {
     /// Closes a connection; an open session still gets its reports.
     private func disconnect(_ connection: ClientConnection, reason: String) {
         finishSession(of: connection, reason: reason)
+        controlConnectionClosed(connection.serial)
         connection.close()
         connections[connection.serial] = nil
         logger.debug("client disconnected", metadata: metadata(connection))
@@ -316,6 +332,7 @@ final class Daemon: @unchecked Sendable {
             if let connection, case .stopping(let service, _) = connection.state {
                 connection.state = .introduced(service: service)
             }
+            deliverControlOutcome(outcome)
         }
     }
 

@@ -37,6 +37,8 @@ final class ProfilingSession {
     private let passedMaps: Int32
     /// What the client asked of the reports (formats, kept requests, route filters).
     let reportOptions: ReportOptions
+    /// `SessionMetadata.attachMode` for a session profctl started on a process without ProfClient.
+    let mode: String?
     private let limits: DaemonConfiguration.Limits
     private let rescanIntervalNs: UInt64
     private var sampler: PerfSampler?
@@ -51,8 +53,9 @@ final class ProfilingSession {
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
     init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
-         passedMaps: Int32 = -1, configuration: DaemonConfiguration) throws(EngineError) {
+         passedMaps: Int32 = -1, mode: String? = nil, configuration: DaemonConfiguration) throws(EngineError) {
         self.id = id
+        self.mode = mode
         self.reportOptions = reportOptions
         self.peer = peer
         self.service = service
@@ -177,7 +180,8 @@ final class ProfilingSession {
             startedAt: startedAt.rfc3339, endedAt: ended.rfc3339,
             durationNs: ended.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: reason,
             lostSamples: capture.lostSamples, droppedSamples: capture.droppedSamples, droppedSpans: capture.droppedSpans,
-            unit: unit, complete: reason == "stopped", daemonVersion: ProfdVersion.string)
+            unit: unit, complete: reason == "stopped" || reason == "duration-elapsed", mode: mode,
+            daemonVersion: ProfdVersion.string)
         let start = startedAt
         return ReportJob(metadata: metadata, capture: capture, maps: maps, options: reportOptions,
                          wallClockTime: { start.at(monotonicNs: $0).rfc3339 })

@@ -14,14 +14,15 @@ final class DaemonHarness {
     private let ownsDirectories: Bool
 
     /// Starts profd; given an earlier harness's directories, a new daemon takes over its socket and state.
-    init(reusing previous: DaemonHarness? = nil) throws {
+    /// `arguments` are added to profd's command line (e.g. `--socket-mode 666`).
+    init(reusing previous: DaemonHarness? = nil, arguments: [String] = []) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("profd-it-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         stateDirectory = previous?.stateDirectory ?? root + "/state"
         socketPath = previous?.socketPath ?? root + "/profd.sock"
         ownsDirectories = previous == nil
         process = try ChildProcess(TestExecutables.path(of: "profd"),
-                                   ["--state-dir", stateDirectory, "--socket", socketPath, "--log-level", "debug"])
+                                   ["--state-dir", stateDirectory, "--socket", socketPath, "--log-level", "debug"] + arguments)
         let deadline = Date().addingTimeInterval(10)
         while access(socketPath, F_OK) != 0 {
             guard Date() < deadline else { throw TestKitError("profd did not create \(socketPath)") }

@@ -157,6 +157,9 @@ struct ProfctlCommandTests {
         (["diff", "--help"], "help-diff.txt"),
         (["follow", "--help"], "help-follow.txt"),
         (["top", "--help"], "help-top.txt"),
+        (["status", "--help"], "help-status.txt"),
+        (["start", "--help"], "help-start.txt"),
+        (["stop", "--help"], "help-stop.txt"),
     ])
     func help(arguments: [String], golden: String) throws {
         let (code, output) = try Self.run(arguments)

@@ -26,6 +26,14 @@ let sampleMessages: [ProfdMessage] = [
     .sessionStopped(SessionStopped(sessionId: "s-1", reportDirectory: "/var/lib/profd/reports/checkout-api/s-1")),
     .error(ErrorReply(code: .protocolViolation, message: "spanBegin before startSession")),
     .error(ErrorReply(code: ErrorReply.Code(rawValue: 0xFFFF), message: "a code from a newer daemon")),
+    .error(ErrorReply(code: .notFound, message: "no process 4242")),
+    .statusRequest,
+    .attachStart(AttachStart(pid: 4242, durationMs: 30_000, frequencyHz: 999)),
+    .attachStart(AttachStart(pid: UInt32(Int32.max), durationMs: AttachStart.maximumDurationMs, frequencyHz: 10_000)),
+    .attachStart(AttachStart(pid: 1, durationMs: 0, frequencyHz: 1)),
+    .attachStop(AttachStop(sessionId: "20261126T165257.407Z-4242-3")),
+    .statusReply(StatusReply(document: #"{"version":1,"sessions":[],"ü":"€"}"#)),
+    .statusReply(StatusReply(document: "")),
 ]
 
 /// Decodes all frames in `bytes` and checks that the stream ends on a frame boundary.

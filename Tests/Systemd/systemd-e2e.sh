@@ -5,7 +5,8 @@
 #   profd, CAP_PERFMON only), a demo server of ANOTHER user (DynamicUser=) profiled through the socket,
 #   `systemctl restart profd` mid-session (open session's reports written, daemon-shutdown, incomplete;
 #   older reports byte-identical; the client reconnects), reports read back with profctl, journald fields,
-#   the watchdog restarting a stalled profd, and a clean stop that leaves no profd process.
+#   profctl status and attach mode (start --unit on the demo; another user refused), the watchdog restarting
+#   a stalled profd, and a clean stop that leaves no profd process.
 # Needs root and the release binaries: `make release demo-build` first (this script never builds).
 # Knobs: WITH_SYSTEMD (path of with-systemd), RELEASE_DIR (.build/release), DEMO (the profd-demo binary),
 #        PREFIX (/usr/local; where `make install` puts profd inside the container).
@@ -69,7 +70,8 @@ for line in sys.stdin:
     if sys.argv[1] in str(e.get("MESSAGE", "")) and "PROFD_SESSION" in e:
         print(e["PROFD_SESSION"], e.get("PROFD_CLIENT_PID", "-"))' "$1"
 }
-checksums() { (cd "$STATE" && find . -type f -print0 | sort -z | xargs -0r sha256sum); }
+# Reports only: STATE/live/ holds the follow/top feeds, which profd rewrites and removes by design.
+checksums() { (cd "$STATE" && find ./sessions -type f -print0 | sort -z | xargs -0r sha256sum); }
 
 for f in "$RELEASE_DIR/profd" "$RELEASE_DIR/profctl" "$DEMO"; do
   [ -x "$f" ] || die "$f is not built: run 'make release demo-build' first"
@@ -192,6 +194,47 @@ status=$(prop profd StatusText)
 if [[ "$status" == *"$DEMO_PID"* || "$status" == *profd-demo* ]]; then pass "StatusText names the client being profiled: \"$status\""
 else fail "StatusText does not name the client (pid $DEMO_PID) after 12 s of profiling: \"$status\""; fi
 
+# ---------------------------------------------------------------- profctl status, attach mode
+if sysd-exec "$PROFCTL" status --json >"$LOG/status.json" 2>"$LOG/profctl.err" && python3 - "$LOG/status.json" "$DEMO_PID" <<'EOF'
+import json, sys
+d, pid = json.load(open(sys.argv[1])), int(sys.argv[2])
+mine = [s for s in d["sessions"] if s["pid"] == pid and s["kind"] == "client"]
+print(f"      daemon {d['daemon']['version']} pid {d['daemon']['pid']}, {len(d['sessions'])} open; demo: "
+      + (f"unit {mine[0].get('unit')}, {mine[0]['samples']} samples, {mine[0]['spans']} spans" if mine else "missing"))
+sys.exit(0 if mine and mine[0].get("unit") == "profd-demo.service" and d["disk"]["retentionLimitBytes"] is None else 1)
+EOF
+then pass "profctl status --json lists the demo's client session with its unit"
+else fail "profctl status --json: $(cat "$LOG/status.json" "$LOG/profctl.err" | head -5)"; fi
+sysd-exec "$PROFCTL" status 2>&1 | sed 's/^/      /' || true
+# Attach to the demo (another user's process) by unit, from root's profctl: profd (CAP_PERFMON only)
+# profiles it without ProfClient's help and symbolizes it from the maps fd profctl passes.
+( t=$EPOCHREALTIME; while awk -v a="$EPOCHREALTIME" -v b="$t" 'BEGIN { exit !(a - b < 4) }'; do http 8080 /compute >/dev/null || true; done ) &
+LOAD=$!
+if sysd-exec "$PROFCTL" start --unit profd-demo.service --duration 3s --wait >"$LOG/attach.out" 2>"$LOG/profctl.err" &&
+   A=$(sed -n 1p "$LOG/attach.out") && [ "$(sed -n 2p "$LOG/attach.out")" = "/var/lib/profd/sessions/$A" ] &&
+   python3 - "$STATE/sessions/$A/session.json" "$DEMO_PID" "$DEMO_UID" <<'EOF'
+import json, sys
+r, pid, uid = json.load(open(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+s = r["session"]
+names = [f["function"] for f in r["functions"]]
+print(f"      attach session {s['id']}: mode {s.get('mode')}, endReason {s['endReason']}, pid {s['pid']}, uid {s['uid']}, "
+      f"unit {s.get('unit')}, {r['samples']['count']} samples")
+ok = (s.get("mode") == "attach" and s["endReason"] == "duration-elapsed" and s["pid"] == pid and s["uid"] == uid
+      and r["samples"]["count"] > 0 and any("compute(iterations:)" in n for n in names))
+sys.exit(0 if ok else 1)
+EOF
+then pass "profctl start --unit profd-demo.service --duration 3s --wait: a symbolized whole-process report of another user's process"
+else fail "attach to profd-demo: $(cat "$LOG/attach.out" "$LOG/profctl.err" | head -5)"; fi
+wait "$LOAD" || true
+# A user in group profd may not attach to another user's process.
+PROFD_GID=$(sysd-exec getent group profd | cut -d: -f3)
+code=0
+sysd-exec setpriv --reuid=65534 --regid=65534 --groups="$PROFD_GID" "$PROFCTL" start --pid "$DEMO_PID" --duration 1s \
+  >"$LOG/refused.out" 2>"$LOG/refused.err" || code=$?
+if [ "$code" = 4 ] && [ ! -s "$LOG/refused.out" ] && is_active profd; then
+  pass "nobody (group profd) attaching to the demo: exit 4 ($(head -1 "$LOG/refused.err"))"
+else fail "nobody attaching to the demo: exit $code, $(cat "$LOG/refused.out" "$LOG/refused.err" | head -3)"; fi
+
 # Without PROFD_TEST_FAULT_HOOKS, SIGUSR2 must be ignored (the demo's stop below needs a live event loop).
 sysd-exec systemctl kill -s SIGUSR2 --kill-whom=main profd
 
@@ -206,7 +249,8 @@ if sysd-exec journalctl -u profd-demo --no-pager | grep -q "reports in /var/lib/
   pass "the demo printed where its reports are"
 else fail "the demo did not confirm session $S2's reports"; fi
 
-sysd-exec "$PROFCTL" dump --format json >"$LOG/session.json" 2>"$LOG/profctl.err" || fail "profctl dump --format json: $(cat "$LOG/profctl.err")"
+# --session: the attach session above began after S2, so S2 is no longer the latest.
+sysd-exec "$PROFCTL" dump --format json --session "$S2" >"$LOG/session.json" 2>"$LOG/profctl.err" || fail "profctl dump --format json: $(cat "$LOG/profctl.err")"
 sysd-exec "$PROFCTL" dump --format json --session "$S2" --route "GET /compute" >"$LOG/route.json" 2>>"$LOG/profctl.err" ||
   fail "profctl dump --route 'GET /compute': $(cat "$LOG/profctl.err")"
 if python3 - "$LOG/session.json" "$LOG/route.json" "$S2" "$DEMO_UID" <<'EOF'
@@ -216,7 +260,7 @@ s = report["session"]
 routes = {r["route"]: r for r in report["routes"]}
 problems = []
 if report.get("kind") != "session": problems.append(f"kind {report.get('kind')}")
-if s["id"] != sid: problems.append(f"latest session is {s['id']}, not {sid}")
+if s["id"] != sid: problems.append(f"the session is {s['id']}, not {sid}")
 if s.get("endReason") != "stopped": problems.append(f"endReason {s.get('endReason')}")
 if s.get("uid") != uid: problems.append(f"uid {s.get('uid')} != demo uid {uid}")
 if s.get("unit") not in (None, "profd-demo.service"): problems.append(f"unit {s.get('unit')}")

@@ -38,7 +38,11 @@ public struct TextRenderer: ReportRenderer {
         out += "profd · \(title) · service \(TerminalSafe.string(meta.service)) · pid \(meta.pid)"
         out += (meta.unit.map { " · unit " + TerminalSafe.string($0) } ?? "") + "\n"
         out += "session \(meta.id) · started \(meta.startedAt) · \(Self.seconds(meta.durationNs)) · \(Self.ending(meta))\n"
-        out += Self.requestLine(report.requests) + "\n"
+        if meta.isAttach && report.requests.count == 0 {
+            out += "attached: the whole process, no requests\n"
+        } else {
+            out += Self.requestLine(report.requests) + "\n"
+        }
         if let time = report.requests.time, time.requests > 0 {
             out += Self.timeLine(time) + "\n"
         }

@@ -14,7 +14,8 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
     public var frequencyHz: Int
     /// CPU time one sample stands for.
     public var periodNs: UInt64
-    /// Why the session ended: `stopped`, `client-disconnected`, `target-exited` or `daemon-shutdown`.
+    /// Why the session ended: `stopped`, `duration-elapsed`, `client-disconnected`, `target-exited`,
+    /// `credentials-changed` or `daemon-shutdown`.
     public var endReason: String
     public var lostSamples: UInt64
     public var droppedSamples: UInt64
@@ -29,12 +30,19 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
     /// False when the session was cut short (the client vanished or profd shut down): its reports hold
     /// what was sampled until then. Nil in reports written before this field existed.
     public var complete: Bool?
+    /// `attach` for a session profctl started on a process that does not link ProfClient (no spans: the
+    /// session tree is the whole process, without route frames); nil for a client's own session.
+    public var mode: String?
     public var daemonVersion: String
+
+    /// The `mode` of attach sessions.
+    public static let attachMode = "attach"
+    public var isAttach: Bool { mode == Self.attachMode }
 
     public init(id: String, service: String, pid: Int32, uid: UInt32, executable: String?, startedAt: String,
                 endedAt: String, durationNs: UInt64, frequencyHz: Int, endReason: String,
                 lostSamples: UInt64 = 0, droppedSamples: UInt64 = 0, droppedSpans: UInt64 = 0,
-                unit: String? = nil, complete: Bool? = nil, daemonVersion: String) {
+                unit: String? = nil, complete: Bool? = nil, mode: String? = nil, daemonVersion: String) {
         self.id = id
         self.service = service
         self.pid = pid
@@ -51,6 +59,7 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
         self.droppedSpans = droppedSpans
         self.unit = unit
         self.complete = complete
+        self.mode = mode
         self.daemonVersion = daemonVersion
     }
 }

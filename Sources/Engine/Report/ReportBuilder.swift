@@ -94,6 +94,9 @@ public struct ReportBuilder {
             .sorted()
 
         var sessionTree = CallTree()
+        // An attach session has no spans: every sample is the process's, and its tree is the process
+        // itself rather than one `(unattributed)` route frame over everything.
+        let wholeProcess = metadata.isAttach
         var routeReports: [ProfileReport] = []
         for route in routeNames + [Self.unattributedRoute] {
             let counts = countsByRoute[route] ?? [:]
@@ -103,7 +106,7 @@ public struct ReportBuilder {
             for (stack, count) in counts.sorted(by: { $0.key < $1.key }) {
                 let frames = rootFirst(stack)
                 tree.add(rootFirst: frames, count: count)
-                sessionTree.add(rootFirst: [routeFrame] + frames, count: count)
+                sessionTree.add(rootFirst: wholeProcess ? frames : [routeFrame] + frames, count: count)
             }
             guard route != Self.unattributedRoute else { continue }
             var requests = RequestSummary(spans: spansByRoute[route] ?? [])

@@ -17,6 +17,9 @@
 //       N sequential /blocking requests in a sync span: usleep 100 ms (the thread blocks), then 10 ms of CPU.
 //   profd-testload main-exits-first --seconds S
 //       The main thread exits at once; a worker burns CPU in lateThreadWorkAlpha() and ends the process.
+//   profd-testload spin --seconds S
+//       Burns S s of wall time on the main thread in attachTargetHotSpin(): a target for attach mode
+//       (profctl start --pid), run without --profd-socket so it never talks to profd itself.
 //   profd-testload halving --requests N --half 0|1
 //       N sequential /halving requests, each burning 8 ms of CPU in halvableWork(milliseconds:) (4 ms with
 //       `--half 1`) and 4 ms in steadyWork(milliseconds:): the before and after of a change for `profctl diff`.
@@ -367,6 +370,20 @@ func runBlocking(_ options: Options) -> UInt64 {
     return checksum
 }
 
+/// The hot function of `spin`, with a name no other code has, for attach-mode tests to look for.
+@inline(never)
+func attachTargetHotSpin(_ seed: UInt64) -> UInt64 {
+    spin(seed, salt: 10)
+}
+
+/// `spin --seconds S`: attachTargetHotSpin() until S seconds of wall time have passed.
+func runSpin(_ options: Options) -> UInt64 {
+    let deadline = monotonicSeconds() + options.double("seconds", default: 10)
+    var checksum: UInt64 = 19
+    while monotonicSeconds() < deadline { checksum = attachTargetHotSpin(checksum) }
+    return checksum
+}
+
 /// Burns `milliseconds` of the calling thread's CPU time in xorshift steps, checking the clock every
 /// 20 000 steps. The loop is written out in each caller (not a shared helper), so the caller's own code is
 /// the sampled leaf and each caller keeps its own self time in debug builds too.
@@ -430,6 +447,7 @@ let modes: [String: (Options) -> UInt64] = [
     "syscall-leaf": runSyscallLeaf,
     "split": runSplit,
     "late-threads": runLateThreads,
+    "spin": runSpin,
 ]
 
 let arguments = CommandLine.arguments
