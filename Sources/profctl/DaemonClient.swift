@@ -47,19 +47,44 @@ final class DaemonClient {
     /// Connects to `path`: exit 1 with a hint when no daemon listens there, 4 when the socket's
     /// permissions keep the caller out.
     static func connect(_ path: String) throws -> DaemonClient {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else {
-            fail("socket(): \(String(cString: strerror(errno)))")
-            throw ExitCode.failure
+        switch attempt(path) {
+        case .success(let client):
+            return client
+        case .failure(let failure):
+            let shown = TerminalSafe.string(path)
+            switch failure.errno {
+            case ENOENT, ECONNREFUSED, ENOTDIR:
+                fail("profd is not running: nothing listens on \(shown) (\(String(cString: strerror(failure.errno))))")
+                hint("start it with `systemctl start profd.socket`, or run `profd` in the foreground; --socket PATH for another socket")
+                throw ExitCode.failure
+            case EACCES, EPERM:
+                fail("permission denied on \(shown): only root and members of group profd may talk to profd")
+                hint("join the group with `usermod -aG profd $USER` (then log in again); a service gets SupplementaryGroups=profd")
+                throw ProfctlExit.permission
+            case ENAMETOOLONG:
+                fail("socket path is too long for a Unix socket: \(shown)")
+                throw ExitCode.failure
+            default:
+                fail("cannot connect to \(shown): \(String(cString: strerror(failure.errno)))")
+                throw ExitCode.failure
+            }
         }
+    }
+
+    struct ConnectFailure: Error {
+        var errno: Int32
+    }
+
+    /// Connects to `path`, or says why not (the errno), printing nothing.
+    static func attempt(_ path: String) -> Result<DaemonClient, ConnectFailure> {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .failure(ConnectFailure(errno: errno)) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else {
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
             close(fd)
-            fail("socket path is longer than \(capacity - 1) bytes: \(TerminalSafe.string(path))")
-            throw ExitCode.failure
+            return .failure(ConnectFailure(errno: ENAMETOOLONG))
         }
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             for (index, byte) in bytes.enumerated() { buffer[index] = byte }
@@ -74,22 +99,9 @@ final class DaemonClient {
         guard result == 0 else {
             let error = errno
             close(fd)
-            let shown = TerminalSafe.string(path)
-            switch error {
-            case ENOENT, ECONNREFUSED, ENOTDIR:
-                fail("profd is not running: nothing listens on \(shown) (\(String(cString: strerror(error))))")
-                hint("start it with `systemctl start profd.socket`, or run `profd` in the foreground; --socket PATH for another socket")
-                throw ExitCode.failure
-            case EACCES, EPERM:
-                fail("permission denied on \(shown): only root and members of group profd may talk to profd")
-                hint("join the group with `usermod -aG profd $USER` (then log in again); a service gets SupplementaryGroups=profd")
-                throw ProfctlExit.permission
-            default:
-                fail("cannot connect to \(shown): \(String(cString: strerror(error)))")
-                throw ExitCode.failure
-            }
+            return .failure(ConnectFailure(errno: error))
         }
-        return DaemonClient(fd: fd, path: path)
+        return .success(DaemonClient(fd: fd, path: path))
     }
 
     /// Sends one message, with `passing` (an open fd, or -1) attached as SCM_RIGHTS.

@@ -8,8 +8,9 @@ import Glibc
 
 /// `profctl top`: the hottest routes and functions of every running session, refreshed every second.
 ///
-/// profd refreshes each running session's `STATE/live/<session>/top.json` every second; top merges the
-/// fresh ones (written in the last 3 s) and redraws. `q` quits.
+/// profd refreshes each running session's `STATE/live/<session>/top.json` every second while someone is
+/// looking: top asks the daemon for its status (over its socket) at every refresh, which keeps the
+/// snapshots coming, then merges the fresh ones (written in the last 3 s) and redraws. `q` quits.
 struct Top: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A live view of the hottest routes and functions across running sessions; q quits.",
@@ -26,6 +27,7 @@ struct Top: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var daemon: SocketOptions
 
     @Option(name: .long, help: "Rows per table.")
     var limit = 15
@@ -47,8 +49,14 @@ struct Top: ParsableCommand {
 
     func run() throws {
         let store = ReportStore(stateDirectory: global.stateDir)
+        let maximumAge = staleAfter == 0 ? Double.infinity : staleAfter
         if once {
-            FileHandle.standardOutput.write(Data(TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: staleAfter == 0 ? .infinity : staleAfter), limit: limit, width: 100).render().utf8))
+            // A daemon nobody watched has no fresh snapshots: ask, then give it a refresh to write them.
+            if lookingAtDaemon() {
+                let deadline = Date().addingTimeInterval(2.5)
+                while Date() < deadline && store.topSnapshots(maximumAgeSeconds: 1.0).isEmpty { usleep(100_000) }
+            }
+            FileHandle.standardOutput.write(Data(TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: maximumAge), limit: limit, width: 100).render().utf8))
             return
         }
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
@@ -58,15 +66,25 @@ struct Top: ParsableCommand {
         let terminal = RawTerminal()
         defer { terminal.restore() }
         while true {
+            _ = lookingAtDaemon()
             var size = winsize()
             _ = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size)
-            let screen = TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: staleAfter == 0 ? .infinity : staleAfter), limit: limit, width: Int(size.ws_col > 0 ? size.ws_col : 100),
+            let screen = TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: maximumAge), limit: limit, width: Int(size.ws_col > 0 ? size.ws_col : 100),
                                    height: Int(size.ws_row > 0 ? size.ws_row : 40))
             // Home, draw, clear what the previous frame left below.
             let frame = "\u{1b}[H" + screen.render().replacingOccurrences(of: "\n", with: "\u{1b}[K\r\n") + "\u{1b}[J"
             FileHandle.standardOutput.write(Data(frame.utf8))
             if terminal.waitForQuit(seconds: interval) { break }
         }
+    }
+}
+
+extension Top {
+    /// Tells profd someone is watching (a status request), so running sessions keep refreshing their
+    /// `top.json`; false when no daemon answers (the state directory may be a copy).
+    func lookingAtDaemon() -> Bool {
+        guard case .success(let client) = DaemonClient.attempt(daemon.path) else { return false }
+        return (try? client.status()) != nil
     }
 }
 

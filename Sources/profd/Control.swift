@@ -108,6 +108,7 @@ extension Daemon {
     func handleControl(_ message: ProfdMessage, from connection: ClientConnection) -> Bool {
         switch message {
         case .statusRequest:
+            topWatchedUntilNs = profd_monotonic_ns() &+ Self.topWatchNs
             connection.send(.statusReply(StatusReply(document: statusDocument(for: connection.peer))))
         case .attachStart(let request):
             if connection.session != nil {

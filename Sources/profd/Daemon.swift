@@ -27,6 +27,10 @@ final class Daemon: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let serviceManager = ServiceManager()
     var status: DaemonStatus
+    /// Until when someone is looking (a status request, as `profctl top` sends every refresh): only
+    /// then do running sessions pay for `top.json`.
+    var topWatchedUntilNs: UInt64 = 0
+    static let topWatchNs: UInt64 = 5_000_000_000
     /// Attach sessions and per-session rates (Control.swift).
     var control = ControlState()
 
@@ -168,7 +172,11 @@ final class Daemon: @unchecked Sendable {
             status.samplesSinceLastStatus += session.sampleCount - before
             session.rescanIfDue(nowNs: now)
             for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
-            if let snapshot = session.topSnapshot(nowNs: now) { writer.submitTop(snapshot) }
+            if now < topWatchedUntilNs {
+                if let snapshot = session.topSnapshot(nowNs: now) { writer.submitTop(snapshot) }
+            } else {
+                session.skipTop(nowNs: now)
+            }
         }
         controlTick(nowNs: now)
         deliverOutcomes()

@@ -36,6 +36,12 @@ extension ProfilingSession {
         return due
     }
 
+    /// Nobody is watching `top`: the samples so far will never be in a snapshot.
+    func skipTop(nowNs: UInt64) {
+        live.topCursor = capture.samples.count
+        live.lastTopNs = nowNs
+    }
+
     /// The samples drained since the last snapshot, each with its route, for `profctl top`; nil until a
     /// snapshot is due. Attribution uses only the spans that can own them: those still open, and those
     /// that began in the minute before the window (scanned back from the newest).

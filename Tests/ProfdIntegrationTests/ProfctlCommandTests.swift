@@ -180,8 +180,8 @@ struct ProfctlCommandTests {
         (["dump", "--request", "11", "--format", "folded"], "dump-request-11.folded"),
         (["follow", "-n", "2", "--once"], "follow-n2.txt"),
         (["follow", "-n", "1", "--once", "--route", "POST /*"], "follow-route-post.txt"),
-        (["top", "--once", "--stale-after", "0"], "top-once.txt"),
-        (["top", "--once"], "top-once-stale.txt"),
+        (["top", "--once", "--stale-after", "0", "--socket", "/nonexistent/profd.sock"], "top-once.txt"),
+        (["top", "--once", "--socket", "/nonexistent/profd.sock"], "top-once-stale.txt"),
     ])
     func golden(arguments: [String], golden: String) throws {
         let (code, output) = try Self.run(["--state-dir", Self.state] + arguments)

@@ -18,7 +18,7 @@ struct ProfctlTopTests {
         try client.waitUntilReady(timeoutMs: 20_000)
 
         let server = "profd-top-\(UUID().uuidString.prefix(8))"
-        let command = "\(try TestExecutables.path(of: "profctl")) top --state-dir \(daemon.stateDirectory)"
+        let command = "\(try TestExecutables.path(of: "profctl")) top --state-dir \(daemon.stateDirectory) --socket \(daemon.socketPath)"
         #expect(tmux(server, ["new-session", "-d", "-s", "top", "-x", "120", "-y", "40", command]).status == 0)
         defer { _ = tmux(server, ["kill-server"]) }
 
@@ -51,11 +51,31 @@ struct ProfctlTopTests {
         #expect(daemon.stop().exitCode == 0)
     }
 
+    @Test("top.json is written only while someone looks; --once asks the daemon and prints the fresh screen")
+    func snapshotsOnlyWhileWatched() throws {
+        let daemon = try DaemonHarness()
+        let client = try ChildProcess(TestExecutables.path(of: "profd-testload"),
+                                      ["requests", "--seconds", "4", "--profd-socket", daemon.socketPath])
+        try client.waitUntilReady(timeoutMs: 20_000)
+        usleep(1_500_000)
+        let store = ReportStore(stateDirectory: daemon.stateDirectory)
+        #expect(store.topSnapshots(maximumAgeSeconds: .infinity).isEmpty, "nobody asked: no snapshot was written")
+        let top = try ChildProcess(TestExecutables.path(of: "profctl"),
+                                   ["top", "--once", "--state-dir", daemon.stateDirectory, "--socket", daemon.socketPath])
+        var output: [String] = []
+        while let line = try top.readLine() { output.append(line) }
+        #expect(top.waitForExit().exitCode == 0)
+        #expect(output.first?.hasPrefix("profctl top · 1 running session") == true, "\(output)")
+        #expect(output.contains { $0.contains("spin(_:salt:)") })
+        #expect(client.waitForExit().exitCode == 0)
+        #expect(daemon.stop().exitCode == 0)
+    }
+
     @Test("--once prints one screen without a terminal; with nothing running it says so")
     func onceWithoutSessions() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("profd-top-\(UUID().uuidString.prefix(8))").path
         defer { try? FileManager.default.removeItem(atPath: root) }
-        let top = try ChildProcess(TestExecutables.path(of: "profctl"), ["top", "--once", "--state-dir", root])
+        let top = try ChildProcess(TestExecutables.path(of: "profctl"), ["top", "--once", "--state-dir", root, "--socket", root + "/none.sock"])
         var output: [String] = []
         while let line = try top.readLine() { output.append(line) }
         #expect(top.waitForExit().exitCode == 0)
