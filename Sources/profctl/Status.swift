@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ProfdProtocol
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +23,7 @@ struct Status: ParsableCommand {
               profctl status
               profctl status --json | jq '.sessions[] | {id, pid, samplesPerSecond}'
               profctl status --socket ./.profd/profd.sock
+              profctl status --json > status.json; profctl status --from status.json
             """)
 
     @OptionGroup var socket: SocketOptions
@@ -29,9 +31,29 @@ struct Status: ParsableCommand {
     @Flag(name: .long, help: "Print the daemon's status document (JSON) instead of the summary.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("Show a status document saved with --json instead of asking the daemon.", valueName: "file"))
+    var from: String?
+
     func run() throws {
+        let text: String
+        let document: StatusDocument
+        if let from {
+            guard let data = FileManager.default.contents(atPath: from) else {
+                fail("cannot read \(TerminalSafe.string(from))")
+                throw ProfctlExit.notFound
+            }
+            do {
+                document = try JSONDecoder().decode(StatusDocument.self, from: data)
+            } catch {
+                fail("\(TerminalSafe.string(from)) is not a profd status document: \(error)")
+                throw ExitCode.failure
+            }
+            text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            emitLine(json ? text : Self.render(document, socket: "(a saved status document)"))
+            return
+        }
         let client = try DaemonClient.connect(socket.path)
-        let (text, document) = try client.status()
+        (text, document) = try client.status()
         if json {
             emitLine(text)
         } else {

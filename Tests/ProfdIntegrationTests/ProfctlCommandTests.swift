@@ -189,6 +189,14 @@ struct ProfctlCommandTests {
         try ProfctlFixture.checkGolden(output, named: golden)
     }
 
+    @Test("status on a saved status document: sessions of both kinds, other users' counted, strings escaped")
+    func statusFromDocument() throws {
+        let (code, output) = try Self.run(["status", "--from", ProfctlFixture.directory + "/status.json"])
+        #expect(code == 0)
+        #expect(!output.contains("\u{1B}"), "a service name's escape sequence reaches the terminal")
+        try ProfctlFixture.checkGolden(output, named: "status.txt")
+    }
+
     @Test("list shows every session and kept request, untrusted strings escaped")
     func listContents() throws {
         let (code, output) = try Self.run(["--state-dir", Self.state, "list"])
