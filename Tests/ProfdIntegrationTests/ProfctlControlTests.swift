@@ -39,16 +39,21 @@ struct ProfctlControlTests {
         return ("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", try Self.nobodysProfctl()] + arguments)
     }
 
-    /// A copy of profctl that user nobody can execute, whatever the build directory's permissions.
-    private static func nobodysProfctl() throws -> String {
+    /// A copy of profctl that user nobody can execute, whatever the build directory's permissions. Made
+    /// once (a static let is initialized exactly once, however many tests ask at the same time) and
+    /// renamed into place, so no test ever runs a half-written copy.
+    private static func nobodysProfctl() throws -> String { try nobodysCopy.get() }
+
+    private static let nobodysCopy: Result<String, any Error> = Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("profctl-nobody-\(getpid())").path
         let copy = directory + "/profctl"
-        if access(copy, X_OK) == 0 { return copy }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         chmod(directory, 0o755)
-        try? FileManager.default.removeItem(atPath: copy)
-        try FileManager.default.copyItem(atPath: try TestExecutables.path(of: "profctl"), toPath: copy)
-        chmod(copy, 0o755)
+        let staging = copy + ".tmp"
+        try? FileManager.default.removeItem(atPath: staging)
+        try FileManager.default.copyItem(atPath: try TestExecutables.path(of: "profctl"), toPath: staging)
+        chmod(staging, 0o755)
+        guard rename(staging, copy) == 0 else { throw TestKitError("rename \(staging): errno \(errno)") }
         return copy
     }
 
