@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 out=${FUZZ_BUILD:-.build-fuzz}
 work=${FUZZ_WORK:-$out/work}
-Fuzz/build.sh >"$out.build.log" 2>&1 || { cat "$out.build.log" >&2; echo "fuzz: build failed" >&2; exit 1; }
+mkdir -p "$out"
+Fuzz/build.sh >"$out/build.log" 2>&1 || { cat "$out/build.log" >&2; echo "fuzz: build failed" >&2; exit 1; }
 mkdir -p "$work/corpus" "$work/artifacts"
 log="$work/fuzz-$(date -u +%Y%m%dT%H%M%SZ).log"
 echo "fuzz: $out/profd-protocol-fuzz for ${seconds}s, corpus Fuzz/corpus + $work/corpus, log $log"
