@@ -15,7 +15,7 @@ demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
 ## Every test: unit, real-kernel integration, framework integrations, and the end-to-end demo path.
-test: deps release demo-build unit-test integration-test e2e-test browser-test systemd-check systemd-test man-check
+test: deps release demo-build unit-test integration-test e2e-test browser-test systemd-check systemd-test man-check fuzz-smoke
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -140,3 +140,14 @@ systemd-check:
 ## profd under a real systemd 252 (container): socket activation, notify, watchdog, journald, restarts, reports.
 systemd-test:
 	Tests/Systemd/systemd-e2e.sh
+
+## libFuzzer + ASan on the protocol decoder (Fuzz/, docs/fuzzing.md) for FUZZ_SECONDS, from the seed corpus
+## Fuzz/corpus; new inputs and crashes go to .build-fuzz/work. Fails on any crash, leak, timeout or OOM.
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz fuzz-smoke
+fuzz:
+	Fuzz/run.sh $(FUZZ_SECONDS)
+
+## The same for 60 s; part of `make test`.
+fuzz-smoke:
+	Fuzz/run.sh 60

@@ -6,18 +6,25 @@ extension [UInt8] {
 
     /// Appends a UInt16 length and the UTF-8 bytes of `s`, cut to at most `limit` bytes at a character boundary.
     mutating func appendString(_ s: String, limit: Int) {
-        let utf8 = s.utf8
-        var length = utf8.count
-        if length > limit {
-            length = limit
-            // Back off over continuation bytes (10xxxxxx) so the cut never splits a scalar.
-            while length > 0, utf8[utf8.index(utf8.startIndex, offsetBy: length)] & 0xC0 == 0x80 {
-                length -= 1
-            }
-        }
+        let length = utf8PrefixLength(s, limit: limit)
         appendLittleEndian(UInt16(truncatingIfNeeded: length))
-        append(contentsOf: utf8.prefix(length))
+        append(contentsOf: s.utf8.prefix(length))
     }
+}
+
+/// How many UTF-8 bytes of `s` fit in `limit` without splitting a scalar: all of them, or a cut at the last
+/// scalar boundary within the limit.
+func utf8PrefixLength(_ s: String, limit: Int) -> Int {
+    let utf8 = s.utf8
+    var length = utf8.count
+    if length > limit {
+        length = limit
+        // Back off over continuation bytes (10xxxxxx) so the cut never splits a scalar.
+        while length > 0, utf8[utf8.index(utf8.startIndex, offsetBy: length)] & 0xC0 == 0x80 {
+            length -= 1
+        }
+    }
+    return length
 }
 
 /// Reads little-endian fields from one frame payload. Every read checks bounds and throws, never traps.
@@ -52,13 +59,18 @@ struct PayloadReader {
     mutating func uint64() throws(ProtocolError) -> UInt64 { try integer(UInt64.self) }
 
     /// Reads a length-prefixed string; invalid UTF-8 becomes U+FFFD. Over-long → `malformed`, short → `truncated`.
+    ///
+    /// A U+FFFD takes 3 bytes where the invalid byte took 1, so a repaired string can outgrow `limit`; it is then
+    /// cut as the encoder would cut it. The result always fits `limit` and re-encodes to itself.
     mutating func string(_ field: String, limit: Int) throws(ProtocolError) -> String {
         let length = Int(try uint16())
         guard length <= limit else {
             throw .malformed(reason: "\(field) is \(length) bytes, limit is \(limit)")
         }
         let range = try take(length)
-        return String(decoding: bytes[range], as: UTF8.self)
+        let decoded = String(decoding: bytes[range], as: UTF8.self)
+        guard decoded.utf8.count > limit else { return decoded }
+        return String(decoding: decoded.utf8.prefix(utf8PrefixLength(decoded, limit: limit)), as: UTF8.self)
     }
 
     /// Throws `malformed` if payload bytes remain after the last field.

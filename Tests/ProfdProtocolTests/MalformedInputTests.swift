@@ -174,3 +174,36 @@ struct MalformedInputTests {
         #expect(ProtocolError.truncated != ProtocolError.badMagic)
     }
 }
+
+@Suite("Strings repaired from invalid UTF-8 (found by Fuzz/, docs/fuzzing.md)")
+struct RepairedStringTests {
+    /// 43 bytes of 0xFF under a 128-byte session id: 43 U+FFFD are 129 bytes, one over the limit. The decoder
+    /// used to return that 129-byte string, which the encoder cut to 126 bytes, so decode → encode → decode
+    /// changed the message (libFuzzer's round-trip property; crash input reduced to this).
+    @Test("a string whose U+FFFD repair outgrows its limit is cut, fits, and round-trips")
+    func repairedStringIsCutToItsLimit() throws {
+        let payload: [UInt8] = [43, 0] + [UInt8](repeating: 0xFF, count: 43) + [0, 0]
+        let messages = try decodeAll(rawFrame(type: MessageType.sessionStopped.rawValue, payload: payload))
+        guard case .sessionStopped(let stopped)? = messages.first, messages.count == 1 else {
+            Issue.record("decoded \(messages)")
+            return
+        }
+        #expect(stopped.sessionId.utf8.count <= ProtocolLimits.sessionId)
+        #expect(stopped.sessionId == String(repeating: "\u{FFFD}", count: 42))
+        #expect(try decodeAll(messages[0].encoded) == messages)
+    }
+
+    @Test("a route of invalid bytes at its limit decodes within the limit and round-trips")
+    func repairedRouteAtLimit() throws {
+        let route = [UInt8](repeating: 0x80, count: ProtocolLimits.route)
+        var payload: [UInt8] = [UInt8](repeating: 1, count: 20)
+        payload += [UInt8(ProtocolLimits.route & 0xFF), UInt8(ProtocolLimits.route >> 8)] + route
+        let messages = try decodeAll(rawFrame(type: MessageType.spanBegin.rawValue, payload: payload))
+        guard case .spanBegin(let begin)? = messages.first else {
+            Issue.record("decoded \(messages)")
+            return
+        }
+        #expect(begin.route.utf8.count == 1023)  // 341 whole U+FFFD
+        #expect(try decodeAll(messages[0].encoded) == messages)
+    }
+}
