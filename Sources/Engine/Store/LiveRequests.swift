@@ -42,12 +42,12 @@ extension ReportStore {
 
     public func removeLive(session id: String) {
         guard Self.isValidSessionId(id) else { return }
-        try? FileManager.default.removeItem(atPath: liveDirectory(session: id))
+        AtomicFile.removeTree(liveDirectory(session: id))
     }
 
     /// Clears every live folder (at daemon start: no session of an earlier daemon is still running).
     public func clearLive() {
-        try? FileManager.default.removeItem(atPath: liveDirectory)
+        AtomicFile.removeTree(liveDirectory)
     }
 
     /// One live kept request as a follower finds it.
