@@ -100,6 +100,12 @@ enum AtomicFile {
         return rmdir(path) == 0 || errno == ENOENT
     }
 
+    /// Whether `path` is a directory itself, not a symlink to one.
+    static func isRealDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// Reads a whole regular file without following a final symlink.
     static func read(_ path: String, limit: Int = 1 << 30) throws(EngineError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)

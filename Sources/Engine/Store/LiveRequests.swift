@@ -41,7 +41,8 @@ extension ReportStore {
     }
 
     public func removeLive(session id: String) {
-        guard Self.isValidSessionId(id) else { return }
+        // A `live` replaced by a symlink is never followed (its own removal is clearLive's, at start).
+        guard Self.isValidSessionId(id), AtomicFile.isRealDirectory(liveDirectory) else { return }
         AtomicFile.removeTree(liveDirectory(session: id))
     }
 

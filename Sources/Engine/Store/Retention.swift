@@ -61,6 +61,8 @@ extension ReportStore {
     /// (`recover()` removes the rest at the next start). Returns what was removed and the usage after.
     public func enforceRetention(_ policy: RetentionPolicy, protected: Set<String> = [], now: time_t = time(nil))
         -> (removed: [RetentionRemoval], usage: Usage) {
+        // A `sessions` replaced by a symlink is not followed: nothing is removed through it.
+        guard AtomicFile.isRealDirectory(sessionsDirectory) else { return ([], Usage(sessions: 0, bytes: 0)) }
         var ids = sessionIds()
         var removed: [RetentionRemoval] = []
         var sizes: [String: UInt64] = [:]
