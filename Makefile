@@ -15,7 +15,7 @@ demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
 ## Every test: unit, real-kernel integration, framework integrations, and the end-to-end demo path.
-test: deps release demo-build unit-test integration-test e2e-test browser-test systemd-check systemd-test man-check
+test: deps release demo-build unit-test integration-test fault-test e2e-test browser-test systemd-check systemd-test man-check
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,6 +47,16 @@ integration-test:
 
 e2e-test:
 	Tests/EndToEnd/demo-e2e.sh
+
+## Storage faults against the debug profd (root: mounts a tmpfs): a full disk, planted symlinks, and profd
+## SIGKILLed during report writing KILL_ITERATIONS times (see SECURITY.md, "Storage").
+KILL_ITERATIONS ?= 50
+.PHONY: fault-test
+fault-test:
+	$(SWIFT) build --product profd
+	$(SWIFT) build --product profd-testload
+	Tests/Faults/storage-faults.sh
+	ITERATIONS=$(KILL_ITERATIONS) Tests/Faults/kill-during-write.sh
 
 ## The HTML report in headless Chromium: expand, search, zoom, no script injection; screenshots in artifacts/.
 browser-test:

@@ -81,7 +81,8 @@ struct ProfctlControlTests {
         #expect(status.version == 1)
         #expect(status.daemon.pid == daemon.process.pid)
         #expect(status.daemon.stateDirectory == daemon.stateDirectory)
-        #expect(status.disk.retentionLimitBytes == nil && raw.contains(#""retentionLimitBytes":null"#))
+        // profd's default --retention-max-bytes 1G.
+        #expect(status.disk.retentionLimitBytes == 1 << 30 && raw.contains(#""retentionLimitBytes":1073741824"#))
         let session = try #require(status.sessions.first { $0.pid == client.pid }, "the client's session is listed")
         #expect(session.kind == "client")
         #expect(session.service == "profd-testload")
