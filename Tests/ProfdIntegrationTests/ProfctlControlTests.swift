@@ -93,7 +93,7 @@ struct ProfctlControlTests {
         #expect(human.code == 0)
         #expect(human.stdout.contains("● profd \(status.daemon.version) - running, pid \(daemon.process.pid)"))
         #expect(human.stdout.contains("pid \(client.pid)") && human.stdout.contains("samples/s"))
-        #expect(human.stdout.contains("no retention limit"))
+        #expect(human.stdout.contains("(limit 1.0 GiB)"), "profd's default --retention-max-bytes")
 
         _ = try client.reportDirectory(timeoutMs: 60_000)
         #expect(client.waitForExit().exitCode == 0)
