@@ -4,7 +4,7 @@
 # Each iteration starts profd on the same state directory, has profd-testload profile 40 requests (every one
 # kept: 80 request files, a route, the session and capture.bin, ~1 MB, ~0.6 s of writing in a debug build)
 # and stop its session, waits for profd to log "session stopped" (the write has begun), sleeps a delay that
-# varies from 0 to 780 ms, and SIGKILLs profd. Then:
+# varies from 0 to 120% of the last measured write time, and SIGKILLs profd. Then:
 #   - before the restart, every session directory is complete (staging .tmp-* may exist: counted);
 #   - profd restarts; after recovery no .tmp-* is left and every session directory is complete or absent
 #     (check-sessions.py: session.json parses, every file it lists exists, its JSON files parse);
@@ -50,6 +50,7 @@ wait_for_log() {  # pattern file timeout-seconds
 }
 
 started=$(date +%s)
+write_ms=600; max_delay=0
 complete_at_kill=0; absent=0; staging_seen=0; reported=0
 for i in $(seq 1 "$ITERATIONS"); do
     log=$WORK/profd.$i.log
@@ -61,8 +62,11 @@ for i in $(seq 1 "$ITERATIONS"); do
     cpid=$!
     wait_for_log "session started" "$log" 20 || fail "iteration $i: the restarted profd did not start a session"
     wait_for_log "session stopped" "$log" 60 || fail "iteration $i: no session stopped"
-    delay_ms=$(( (i * 53) % 800 ))
-    sleep "$(printf '0.%03d' "$delay_ms")"
+    # Spread the kills over the write: 0-120% of the last measured write time (profd logs elapsed_ms when
+    # a write completes), in a scrambled order.
+    delay_ms=$(( (i * 53 % 100) * write_ms * 12 / 1000 ))
+    [ "$delay_ms" -gt "$max_delay" ] && max_delay=$delay_ms
+    sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     kill -9 "$pid"
     wait "$pid" 2>/dev/null || true
     pid=""
@@ -71,6 +75,8 @@ for i in $(seq 1 "$ITERATIONS"); do
     kill -9 "$cpid" 2>/dev/null || true
     wait "$cpid" 2>/dev/null || true
     cpid=""
+    measured=$(grep -o 'elapsed_ms=[0-9]*' "$log" | tail -1 | cut -d= -f2 || true)
+    [ -n "$measured" ] && write_ms=$measured
     if ls -a "$STATE/sessions" | grep -q '^\.tmp-'; then staging_seen=$((staging_seen + 1)); fi
     "$CHECK" "$STATE" >"$WORK/check.txt" || fail "iteration $i right after SIGKILL (delay ${delay_ms} ms): $(cat "$WORK/check.txt")"
     after=$(ls "$STATE/sessions" | grep -vc '^\.tmp-' || true)
@@ -90,6 +96,6 @@ directory=$(grep '^report ' "$WORK/client.final" | cut -d' ' -f2-)
 [ -f "$directory/session.json" ] || fail "final session missing"
 "$CHECK" "$STATE" --no-temporaries >"$WORK/check.txt" || fail "final: $(cat "$WORK/check.txt")"
 kill -TERM "$pid"; wait "$pid" || true; pid=""
-echo "kill-during-write: $ITERATIONS SIGKILLs during report writing (delays 0-780 ms) in $(( $(date +%s) - started )) s:" \
+echo "kill-during-write: $ITERATIONS SIGKILLs during report writing (delays 0-${max_delay} ms, last write ${write_ms} ms) in $(( $(date +%s) - started )) s:" \
      "$staging_seen left a staging .tmp-* (killed mid-write), $complete_at_kill sessions complete, $absent absent, $reported confirmed to the client;" \
      "after every restart: no .tmp-*, every session complete ($(tail -1 "$WORK/check.txt")), a new session served"
