@@ -31,8 +31,13 @@ release:
 demo-build:
 	$(SWIFT) build -c release --package-path $(DEMO_PACKAGE)
 
+## Tests that measure wall-clock latency or a cadence (follow within 1 s, top's screen, the watchdog's
+## keep-alives) run on their own afterwards, one at a time, not beside the CPU-burning suites.
+TIMED_TESTS := ProfctlFollowTests|ProfctlTopTests|ServiceManagerTests
+
 unit-test:
-	$(SWIFT) test
+	$(SWIFT) test --skip "$(TIMED_TESTS)"
+	$(SWIFT) test --skip-build --no-parallel --filter "$(TIMED_TESTS)"
 
 ## Hummingbird, Vapor and tracing: each its own package, each tested against a real server and a real profd
 ## (the debug profd that `swift test` built at the root).

@@ -53,7 +53,7 @@ struct Top: ParsableCommand {
         if once {
             // A daemon nobody watched has no fresh snapshots: ask, then give it a refresh to write them.
             if lookingAtDaemon() {
-                let deadline = Date().addingTimeInterval(2.5)
+                let deadline = Date().addingTimeInterval(5)
                 while Date() < deadline && store.topSnapshots(maximumAgeSeconds: 1.0).isEmpty { usleep(100_000) }
             }
             FileHandle.standardOutput.write(Data(TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: maximumAge), limit: limit, width: 100).render().utf8))

@@ -108,7 +108,10 @@ extension Daemon {
     func handleControl(_ message: ProfdMessage, from connection: ClientConnection) -> Bool {
         switch message {
         case .statusRequest:
-            topWatchedUntilNs = profd_monotonic_ns() &+ Self.topWatchNs
+            let now = profd_monotonic_ns()
+            // Someone starts looking: snapshot the last second at once rather than a second from now.
+            if now >= topWatchedUntilNs { topStartsNow = true }
+            topWatchedUntilNs = now &+ Self.topWatchNs
             connection.send(.statusReply(StatusReply(document: statusDocument(for: connection.peer))))
         case .attachStart(let request):
             if connection.session != nil {

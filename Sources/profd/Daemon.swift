@@ -30,6 +30,8 @@ final class Daemon: @unchecked Sendable {
     /// Until when someone is looking (a status request, as `profctl top` sends every refresh): only
     /// then do running sessions pay for `top.json`.
     var topWatchedUntilNs: UInt64 = 0
+    /// Set when watching begins: the next loop writes every session's snapshot without waiting.
+    var topStartsNow = false
     static let topWatchNs: UInt64 = 5_000_000_000
     /// Attach sessions and per-session rates (Control.swift).
     var control = ControlState()
@@ -180,11 +182,12 @@ final class Daemon: @unchecked Sendable {
             session.rescanIfDue(nowNs: now)
             for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
             if now < topWatchedUntilNs {
-                if let snapshot = session.topSnapshot(nowNs: now) { writer.submitTop(snapshot) }
+                if let snapshot = session.topSnapshot(nowNs: now, now: topStartsNow) { writer.submitTop(snapshot) }
             } else {
                 session.skipTop(nowNs: now)
             }
         }
+        topStartsNow = false
         controlTick(nowNs: now)
         deliverOutcomes()
     }
@@ -200,13 +203,24 @@ final class Daemon: @unchecked Sendable {
                                               maximumMessageBytes: configuration.limits.maximumMessageBytes)
             nextSerial += 1
             guard connections.count < configuration.limits.maximumConnections else {
-                connection.send(.error(ErrorReply(code: .limitExceeded, message: "profd serves at most \(configuration.limits.maximumConnections) connections")))
-                connection.close()
+                refuse(connection, "profd serves at most \(configuration.limits.maximumConnections) connections")
+                continue
+            }
+            let sameUser = connections.values.lazy.filter { $0.peer.uid == peer.uid }.count
+            guard sameUser < configuration.limits.maximumConnectionsPerUid else {
+                refuse(connection, "profd serves at most \(configuration.limits.maximumConnectionsPerUid) connections per user")
                 continue
             }
             connections[connection.serial] = connection
             logger.debug("client connected", metadata: metadata(connection))
         }
+    }
+
+    /// Turns a new connection away at a limit: an error reply, a log line, the connection closed.
+    private func refuse(_ connection: ClientConnection, _ reason: String) {
+        logger.warning("connection refused: limit reached", metadata: metadata(connection, ["profd.error": "\(reason)"]))
+        connection.send(.error(ErrorReply(code: .limitExceeded, message: reason)))
+        connection.close()
     }
 
     private func service(_ connection: ClientConnection) {
@@ -262,6 +276,13 @@ final class Daemon: @unchecked Sendable {
     }
 
     private func startSession(for connection: ClientConnection, service: String, frequencyHz: Int, options: ReportOptions) {
+        let running = connections.values.lazy.filter { $0.session != nil }.count
+        guard running < configuration.limits.maximumSessions else {
+            logger.warning("session refused: limit reached", metadata: metadata(connection, ["profd.sessions": "\(running)"]))
+            connection.send(.error(ErrorReply(code: .limitExceeded,
+                                              message: "profd profiles at most \(configuration.limits.maximumSessions) sessions at once; try again later")))
+            return
+        }
         sessionCounter += 1
         let id = "\(WallClock.now().compact)-\(connection.peer.pid)-\(sessionCounter)"
         do throws(EngineError) {
@@ -310,6 +331,7 @@ final class Daemon: @unchecked Sendable {
         logger.info("session stopped", metadata: metadata(connection, [
             "profd.session": "\(session.id)", "profd.reason": "\(reason)",
             "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",
+            "profd.suppressed_spans": "\(session.suppressedSpans)",
         ], unit: session.unit))
         let outcomes = self.outcomes
         let wakeFd = wake.writeFd

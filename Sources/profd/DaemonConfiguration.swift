@@ -25,6 +25,13 @@ struct DaemonConfiguration: Sendable {
         var maximumSamplesPerSession = 5_000_000
         /// Concurrent client connections.
         var maximumConnections = 256
+        /// Concurrent connections of one uid, so one user cannot take every slot.
+        var maximumConnectionsPerUid = 64
+        /// Sessions profiling at once (client sessions; attach sessions have their own limit).
+        var maximumSessions = 128
+        /// Spans a client may begin per second (a token bucket with one second of burst); more are
+        /// suppressed and counted in the session's `suppressedSpans`.
+        var maximumSpansPerSecond = 200_000
     }
 
     /// How often the sampler looks for threads it does not cover yet and re-reads `/proc/PID/maps`.

@@ -43,6 +43,18 @@ struct ProfdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Largest accepted message payload, in bytes.")
     var maxMessageBytes: Int = DaemonConfiguration.Limits().maximumMessageBytes
 
+    @Option(name: .long, help: "Spans one client may begin per second; more are suppressed and counted.")
+    var maxSpansPerSecond: Int = DaemonConfiguration.Limits().maximumSpansPerSecond
+
+    @Option(name: .long, help: "Connections one uid may hold at once.")
+    var maxConnectionsPerUid: Int = DaemonConfiguration.Limits().maximumConnectionsPerUid
+
+    @Option(name: .long, help: "Client sessions profiling at once.")
+    var maxSessions: Int = DaemonConfiguration.Limits().maximumSessions
+
+    @Option(name: .long, help: "Samples buffered per session (16 bytes each); more are dropped and counted.")
+    var maxSamplesPerSession: Int = DaemonConfiguration.Limits().maximumSamplesPerSession
+
     @Option(name: .long, help: ArgumentHelp("Remove sessions written longer ago than this: 14d, 12h, 30m, 90s, 2w, or seconds; 0 keeps them forever.", valueName: "age"))
     var retentionMaxAge: String = "14d"
 
@@ -68,6 +80,12 @@ struct ProfdCommand: AsyncParsableCommand {
             throw ValidationError("--retention-max-bytes must be bytes or a number with K, M, G or T (e.g. 1G), or 0 for no limit")
         }
         guard (1024...16 << 20).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes must be 1024...16777216") }
+        guard maxSpansPerSecond >= 1 else { throw ValidationError("--max-spans-per-second must be at least 1") }
+        guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
+        guard maxSessions >= 1 else { throw ValidationError("--max-sessions must be at least 1") }
+        guard (1_000...100_000_000).contains(maxSamplesPerSession) else {
+            throw ValidationError("--max-samples-per-session must be 1000...100000000")
+        }
     }
 
     func run() async throws {
@@ -76,6 +94,10 @@ struct ProfdCommand: AsyncParsableCommand {
         configuration.socketPath = socket
         configuration.socketMode = UInt32(socketMode, radix: 8) ?? 0o660
         configuration.limits.maximumMessageBytes = maxMessageBytes
+        configuration.limits.maximumSpansPerSecond = maxSpansPerSecond
+        configuration.limits.maximumConnectionsPerUid = maxConnectionsPerUid
+        configuration.limits.maximumSessions = maxSessions
+        configuration.limits.maximumSamplesPerSession = maxSamplesPerSession
         configuration.retention = RetentionPolicy(maximumAgeSeconds: RetentionPolicy.parseAge(retentionMaxAge) ?? 0,
                                                   maximumBytes: RetentionPolicy.parseBytes(retentionMaxBytes) ?? 0)
         let level = Logger.Level(rawValue: logLevel) ?? .info

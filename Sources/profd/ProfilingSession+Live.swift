@@ -36,20 +36,28 @@ extension ProfilingSession {
         return due
     }
 
-    /// Nobody is watching `top`: the samples so far will never be in a snapshot.
+    /// Nobody is watching `top`: samples older than a second will never be in a snapshot.
     func skipTop(nowNs: UInt64) {
+        guard nowNs &- live.lastTopNs >= LiveFeedState.topIntervalNs else { return }
         live.topCursor = capture.samples.count
         live.lastTopNs = nowNs
     }
 
     /// The samples drained since the last snapshot, each with its route, for `profctl top`; nil until a
-    /// snapshot is due. Attribution uses only the spans that can own them: those still open, and those
-    /// that began in the minute before the window (scanned back from the newest).
-    func topSnapshot(nowNs: UInt64) -> TopSnapshotJob? {
-        guard nowNs &- live.lastTopNs >= LiveFeedState.topIntervalNs else { return nil }
-        let windowNs = live.lastTopNs == 0 ? nowNs &- startedAt.monotonicNs : nowNs &- live.lastTopNs
+    /// snapshot is due, unless `now` (watching just began: the last second, at once). Attribution uses
+    /// only the spans that can own them: those still open, and those that began in the minute before
+    /// the window (scanned back from the newest).
+    func topSnapshot(nowNs: UInt64, now: Bool = false) -> TopSnapshotJob? {
+        guard now || nowNs &- live.lastTopNs >= LiveFeedState.topIntervalNs else { return nil }
+        var first = live.topCursor
+        if now {
+            let since = nowNs > LiveFeedState.topIntervalNs ? nowNs - LiveFeedState.topIntervalNs : 0
+            first = capture.samples.count
+            while first > 0 && capture.samples[first - 1].timeNs >= since { first -= 1 }
+        }
+        let windowNs = now ? LiveFeedState.topIntervalNs : (live.lastTopNs == 0 ? nowNs &- startedAt.monotonicNs : nowNs &- live.lastTopNs)
         live.lastTopNs = nowNs
-        let window = capture.samples[live.topCursor...]
+        let window = capture.samples[first...]
         live.topCursor = capture.samples.count
         let oldestNs = window.lazy.map(\.timeNs).min() ?? nowNs
         let horizonNs = oldestNs > 60_000_000_000 ? oldestNs - 60_000_000_000 : 0

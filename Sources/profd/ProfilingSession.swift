@@ -48,6 +48,9 @@ final class ProfilingSession {
     /// Every span of the session by id: slices may arrive after their span ended.
     private var spanIndexById: [UInt64: Int] = [:]
     private var lastRescanNs: UInt64
+    /// The client's allowance of span begins per second, and the spans refused beyond it.
+    private var spanBucket: TokenBucket
+    private(set) var suppressedSpans: UInt64 = 0
     /// Where `profctl follow` and `profctl top` stand in this session (ProfilingSession+Live.swift).
     var live = LiveFeedState()
 
@@ -70,6 +73,7 @@ final class ProfilingSession {
         self.executable = Self.executablePath(pid: peer.pid) ?? maps.firstExecutablePath
         self.sampler = try PerfSampler(pid: peer.pid, configuration: SamplerConfiguration(frequencyHz: frequencyHz, ringDataPages: configuration.ringDataPages))
         self.lastRescanNs = profd_monotonic_ns()
+        self.spanBucket = TokenBucket(ratePerSecond: configuration.limits.maximumSpansPerSecond)
     }
 
     /// Ring fds that reported POLLHUP (their thread exited). They stay readable forever, so the loop stops
@@ -131,6 +135,11 @@ final class ProfilingSession {
     }
 
     func beginSpan(spanId: UInt64, route: String, threadId: UInt32, timeNs: UInt64) {
+        // Its end and slices find no span and are ignored, so one check suppresses the whole span.
+        guard spanBucket.take(nowNs: profd_monotonic_ns()) else {
+            suppressedSpans += 1
+            return
+        }
         guard capture.spans.count < limits.maximumSpansPerSession else {
             capture.droppedSpans += 1
             return
@@ -175,13 +184,14 @@ final class ProfilingSession {
         sampler?.stop()
         sampler = nil
         let ended = WallClock.now()
-        let metadata = SessionMetadata(
+        var metadata = SessionMetadata(
             id: id, service: service, pid: peer.pid, uid: peer.uid, executable: executable,
             startedAt: startedAt.rfc3339, endedAt: ended.rfc3339,
             durationNs: ended.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: reason,
             lostSamples: capture.lostSamples, droppedSamples: capture.droppedSamples, droppedSpans: capture.droppedSpans,
             unit: unit, complete: reason == "stopped" || reason == "duration-elapsed", mode: mode,
             daemonVersion: ProfdVersion.string)
+        if mode == nil { metadata.suppressedSpans = suppressedSpans }
         let start = startedAt
         return ReportJob(metadata: metadata, capture: capture, maps: maps, options: reportOptions,
                          wallClockTime: { start.at(monotonicNs: $0).rfc3339 })

@@ -107,7 +107,8 @@ public struct HTMLRenderer: ReportRenderer {
             lines.append("excluded routes: \(excluded) requests, \(meta.excludedSamples ?? 0) samples left out")
         }
         lines.append("\(report.samples) samples at \(meta.frequencyHz) Hz = \(TextRenderer.seconds(report.cpuNs)) on CPU"
-                     + " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)")
+                     + " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)"
+                     + (meta.suppressedSpans ?? 0 > 0 ? " · suppressed spans \(meta.suppressedSpans ?? 0)" : ""))
         return lines
     }
 

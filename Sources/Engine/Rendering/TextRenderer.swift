@@ -50,7 +50,8 @@ public struct TextRenderer: ReportRenderer {
             out += "excluded routes: \(excluded) requests, \(meta.excludedSamples ?? 0) samples left out\n"
         }
         out += "\(report.samples) samples at \(meta.frequencyHz) Hz = \(Self.seconds(report.cpuNs)) on CPU"
-        out += " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)\n"
+        out += " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)"
+        out += (meta.suppressedSpans ?? 0 > 0 ? " · suppressed spans \(meta.suppressedSpans ?? 0)" : "") + "\n"
         out += "\n"
 
         guard report.samples > 0 else {

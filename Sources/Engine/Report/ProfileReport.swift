@@ -27,6 +27,9 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
     public var excludedSamples: Int?
     /// The client's systemd unit (`demo.service`), from its cgroup; nil outside systemd.
     public var unit: String?
+    /// Spans refused because the client began more per second than profd allows
+    /// (`--max-spans-per-second`); nil in reports written before the limit existed.
+    public var suppressedSpans: UInt64?
     /// False when the session was cut short (the client vanished or profd shut down): its reports hold
     /// what was sampled until then. Nil in reports written before this field existed.
     public var complete: Bool?

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import ProfdEngine
+import ProfdProtocol
+import ProfdTestKit
+import Testing
+
+/// The daemon's configurable limits, against a real profd: each one refuses or suppresses what is
+/// beyond it, says so, and keeps serving.
+@Suite("profd limits", .serialized)
+struct LimitTests {
+    @Test("--max-spans-per-second: a flood is cut to the rate, and the suppressed spans are counted")
+    func spansPerSecond() throws {
+        let daemon = try DaemonHarness(arguments: ["--max-spans-per-second", "1000"])
+        let client = try RawConnection(path: daemon.socketPath)
+        client.send(.hello(Hello(service: "flood")))
+        _ = try client.receive()
+        client.send(.startSession(StartSession()))
+        guard case .message(.sessionStarted) = try client.receive() else { Issue.record("no session"); return }
+        var flood: [UInt8] = []
+        for id in 1...5000 as ClosedRange<UInt64> {
+            flood += ProfdMessage.spanBegin(SpanBegin(spanId: id, threadId: 1, timeNs: id * 1000, route: "/flood")).encoded
+            flood += ProfdMessage.spanEnd(SpanEnd(spanId: id, threadId: 1, timeNs: id * 1000 + 500, httpStatus: 200)).encoded
+        }
+        let started = Date()
+        client.send(flood)
+        client.send(.stopSession)
+        guard case .message(.sessionStopped(let stopped)) = try client.receive() else { Issue.record("no report"); return }
+        let elapsed = Date().timeIntervalSince(started)
+        let document = try JSONDecoder().decode(JSONRenderer.Document.self,
+                                                from: Data(contentsOf: URL(fileURLWithPath: stopped.reportDirectory + "/session.json")))
+        let kept = document.requests.count
+        let suppressed = Int(document.session.suppressedSpans ?? 0)
+        print("spans/s limit 1000: \(kept) kept, \(suppressed) suppressed of 5000 in \(String(format: "%.2f", elapsed)) s")
+        #expect(kept + suppressed == 5000, "every span is either kept or counted")
+        #expect(kept >= 1000 && Double(kept) <= 1000 + 1000 * elapsed + 10, "one second's burst plus the rate")
+        #expect(suppressed > 0)
+        let text = try String(contentsOfFile: stopped.reportDirectory + "/session.txt", encoding: .utf8)
+        #expect(text.contains("suppressed spans \(suppressed)"))
+        #expect(daemon.stop().exitCode == 0)
+    }
+
+    @Test("--max-connections-per-uid: the next connection of that uid is refused with limitExceeded")
+    func connectionsPerUid() throws {
+        let daemon = try DaemonHarness(arguments: ["--max-connections-per-uid", "3"])
+        var open: [RawConnection] = []
+        for _ in 0..<3 {
+            let connection = try RawConnection(path: daemon.socketPath)
+            connection.send(.hello(Hello(service: "c")))
+            #expect(try connection.receive() == .message(.helloAck(HelloAck(daemonVersion: ProfdVersionForTests.string))))
+            open.append(connection)
+        }
+        let fourth = try RawConnection(path: daemon.socketPath)
+        guard case .message(.error(let error)) = try fourth.receive() else { Issue.record("the fourth was served"); return }
+        #expect(error.code == .limitExceeded && error.message.contains("per user"), "\(error)")
+        #expect(try fourth.receive() == .closed)
+        open.removeFirst()
+        usleep(200_000)
+        let again = try RawConnection(path: daemon.socketPath)
+        again.send(.hello(Hello(service: "c")))
+        #expect(try again.receive() == .message(.helloAck(HelloAck(daemonVersion: ProfdVersionForTests.string))), "a freed slot serves again")
+        #expect(daemon.stop().exitCode == 0)
+    }
+
+    @Test("--max-sessions: a start beyond it gets limitExceeded, and works once a session ends")
+    func sessions() throws {
+        let daemon = try DaemonHarness(arguments: ["--max-sessions", "1"])
+        let first = try RawConnection(path: daemon.socketPath)
+        let second = try RawConnection(path: daemon.socketPath)
+        for connection in [first, second] {
+            connection.send(.hello(Hello(service: "s")))
+            _ = try connection.receive()
+        }
+        first.send(.startSession(StartSession()))
+        guard case .message(.sessionStarted) = try first.receive() else { Issue.record("no first session"); return }
+        second.send(.startSession(StartSession()))
+        guard case .message(.error(let error)) = try second.receive() else { Issue.record("a second session started"); return }
+        #expect(error.code == .limitExceeded)
+        first.send(.stopSession)
+        guard case .message(.sessionStopped) = try first.receive() else { Issue.record("no report"); return }
+        second.send(.startSession(StartSession()))
+        guard case .message(.sessionStarted) = try second.receive() else { Issue.record("the freed slot was not given"); return }
+        #expect(daemon.stop().exitCode == 0)
+    }
+}
+
+enum ProfdVersionForTests {
+    static let string = "0.1.0"
+}
