@@ -60,6 +60,7 @@ KILL_ITERATIONS ?= 50
 fault-test:
 	$(SWIFT) build --product profd
 	$(SWIFT) build --product profd-testload
+	$(SWIFT) build --product profctl
 	Tests/Faults/storage-faults.sh
 	ITERATIONS=$(KILL_ITERATIONS) Tests/Faults/kill-during-write.sh
 

@@ -130,4 +130,34 @@ untouched
 "$CHECK" "$STATE" --no-temporaries >"$WORK/check.txt" || fail "$(cat "$WORK/check.txt")"
 pass "planted .tmp-* and live symlinks before start: unlinked at start, targets untouched, $(tail -1 "$WORK/check.txt") complete"
 kill -TERM "$pid"; wait "$pid" || true; pid=""
+
+# ---- 3. retention through the daemon -------------------------------------------------------------------
+# By size: a limit below two sessions keeps only the newest after each write; by age: with a 2 s limit, a
+# session older than that goes when the next one is written. Each removal is logged with its reason, and
+# the status document carries the size limit.
+STATE=$WORK/r1
+log=$WORK/r1.log
+rm -f "$WORK/profd.sock"
+"$BIN/profd" --state-dir "$STATE" --socket "$WORK/profd.sock" --log-target stderr --retention-max-bytes 64K \
+    --retention-max-age 3s >>"$log" 2>&1 &
+pid=$!
+for _ in $(seq 500); do [ -S "$WORK/profd.sock" ] && break; sleep 0.02; done
+profile "$WORK/r1.out" || fail "$(cat "$WORK/r1.out")"
+profile "$WORK/r2.out" || fail "$(cat "$WORK/r2.out")"
+second=$(grep '^report ' "$WORK/r2.out" | cut -d' ' -f2-)
+sleep 0.2
+[ "$(ls "$STATE/sessions")" = "$(basename "$second")" ] || fail "size retention: $(du -sk "$STATE"/sessions/*)"
+grep "session removed by retention" "$log" | grep -q "profd.reason=retention-size" || fail "no retention-size log line"
+if [ -x "$BIN/profctl" ]; then
+    "$BIN/profctl" status --json --socket "$WORK/profd.sock" | grep -q '"retentionLimitBytes":65536' || fail "status document lacks the limit"
+fi
+sleep 4
+profile "$WORK/r3.out" || fail "$(cat "$WORK/r3.out")"
+sleep 0.2
+grep "session removed by retention" "$log" | grep "profd.session=$(basename "$second")" | grep -q "profd.reason=retention-age" \
+    || fail "no retention-age removal of $(basename "$second"): $(grep retention "$log" | tail -2)"
+[ "$(ls "$STATE/sessions" | wc -l)" = 1 ] || fail "age retention: $(ls "$STATE/sessions")"
+"$CHECK" "$STATE" --no-temporaries >/dev/null || fail "after retention"
+pass "retention: by size (64K, less than one session: only the newest kept, PROFD_REASON=retention-size), by age (3s: PROFD_REASON=retention-age), limit in the status document, never the session just written"
+kill -TERM "$pid"; wait "$pid" || true; pid=""
 echo "storage-faults: all passed"
