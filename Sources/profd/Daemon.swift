@@ -350,9 +350,8 @@ final class Daemon: @unchecked Sendable {
             let connection = connections[outcome.connection]
             switch outcome.result {
             case .success(let directory):
+                // The disk use (with this session, after retention) comes from the writer: `takeUsage()` below.
                 status.sessionsChanged = true
-                status.usage.sessions += 1
-                status.usage.bytes += ReportStore.diskBytes(under: directory)
                 var fields: Logger.Metadata = [:]
                 if let unit = outcome.clientUnit { fields["profd.client_unit"] = "\(unit)" }
                 logger.info("reports written", metadata: fields.merging([
@@ -374,7 +373,8 @@ final class Daemon: @unchecked Sendable {
             }
             deliverControlOutcome(outcome)
         }
-        // After retention (which runs before a write's outcome is posted, and every minute).
+        // The writer measures the store after each write's retention pass (before posting its outcome) and
+        // every minute: a whole snapshot, so no walk of the disk on the loop.
         if let usage = writer.takeUsage(), usage != status.usage {
             status.usage = usage
             status.sessionsChanged = true
