@@ -14,8 +14,9 @@ INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
 demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
-## Every test: unit, real-kernel integration, framework integrations, and the end-to-end demo path.
-test: deps release demo-build unit-test integration-test e2e-test browser-test systemd-check systemd-test man-check fuzz-smoke
+## Every test: unit, real-kernel integration, framework integrations, storage faults, the end-to-end demo path,
+## HTML in Chromium, the units and a real systemd, the man pages, and a 60 s fuzz smoke.
+test: deps release demo-build unit-test integration-test fault-test e2e-test browser-test systemd-check systemd-test man-check fuzz-smoke
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -52,6 +53,17 @@ integration-test:
 
 e2e-test:
 	Tests/EndToEnd/demo-e2e.sh
+
+## Storage faults against the debug profd (root: mounts a tmpfs): a full disk, planted symlinks, and profd
+## SIGKILLed during report writing KILL_ITERATIONS times (see SECURITY.md, "Storage").
+KILL_ITERATIONS ?= 50
+.PHONY: fault-test
+fault-test:
+	$(SWIFT) build --product profd
+	$(SWIFT) build --product profd-testload
+	$(SWIFT) build --product profctl
+	Tests/Faults/storage-faults.sh
+	ITERATIONS=$(KILL_ITERATIONS) Tests/Faults/kill-during-write.sh
 
 ## The HTML report in headless Chromium: expand, search, zoom, no script injection; screenshots in artifacts/.
 browser-test:

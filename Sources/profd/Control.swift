@@ -377,7 +377,7 @@ extension Daemon {
             daemon: .init(version: ProfdVersion.string, pid: getpid(), startedAt: control.startedAt.rfc3339,
                           uptimeNs: now &- control.startedAt.monotonicNs, stateDirectory: configuration.stateDirectory,
                           samplesPerSecond: status.samplesPerSecond, writingSessions: writing),
-            disk: .init(sessions: status.usage.sessions, bytes: status.usage.bytes, retentionLimitBytes: nil),
+            disk: .init(sessions: status.usage.sessions, bytes: status.usage.bytes, retentionLimitBytes: status.retentionLimitBytes),
             sessions: visible, otherUsersSessions: hidden)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -40,9 +40,10 @@ final class Daemon: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.store = ReportStore(stateDirectory: configuration.stateDirectory)
-        self.writer = ReportWriter(store: store, logger: logger)
+        self.writer = ReportWriter(store: store, logger: logger, retention: configuration.retention)
         self.wake = try WakePipe()
         self.status = DaemonStatus(stateDirectory: configuration.stateDirectory)
+        self.status.retentionLimitBytes = configuration.retention.maximumBytes == 0 ? nil : configuration.retention.maximumBytes
     }
 
     /// Asks the loop to finish; safe from any thread (the lifecycle's graceful-shutdown handler).
@@ -56,12 +57,16 @@ final class Daemon: @unchecked Sendable {
     /// incomplete, and returns.
     func run() throws(DaemonError) {
         do throws(EngineError) {
-            try store.prepare()
+            // Only here, at start: no writer of an earlier daemon is still running.
+            for name in try store.recover() {
+                logger.notice("removed a leftover temporary", metadata: ["profd.path": "\(store.sessionsDirectory)/\(name)"])
+            }
         } catch {
             throw DaemonError("cannot prepare state directory \(configuration.stateDirectory): \(error)")
         }
         status.usage = store.usage()
         store.clearLive()
+        writer.scheduleRetention(everySeconds: configuration.retentionIntervalSeconds)
         let listener: UnixListener
         if let passed = SocketActivation.adoptListener() {
             listener = UnixListener.adopted(fd: passed)
@@ -74,6 +79,8 @@ final class Daemon: @unchecked Sendable {
             "profd.socket": "\(listener.path ?? "passed by systemd")", "profd.state_dir": "\(configuration.stateDirectory)",
             "profd.version": "\(ProfdVersion.string)", "profd.sessions_on_disk": "\(status.usage.sessions)",
             "profd.disk_bytes": "\(status.usage.bytes)",
+            "profd.retention_max_age_s": "\(configuration.retention.maximumAgeSeconds)",
+            "profd.retention_max_bytes": "\(configuration.retention.maximumBytes)",
             "profd.watchdog_ms": "\(serviceManager.watchdogPeriodNs.map { String($0 / 500_000) } ?? "off")",
         ])
         serviceManager.ready(status: status.line(sessions: [], writing: 0))
@@ -343,9 +350,8 @@ final class Daemon: @unchecked Sendable {
             let connection = connections[outcome.connection]
             switch outcome.result {
             case .success(let directory):
+                // The disk use (with this session, after retention) comes from the writer: `takeUsage()` below.
                 status.sessionsChanged = true
-                status.usage.sessions += 1
-                status.usage.bytes += ReportStore.diskBytes(under: directory)
                 var fields: Logger.Metadata = [:]
                 if let unit = outcome.clientUnit { fields["profd.client_unit"] = "\(unit)" }
                 logger.info("reports written", metadata: fields.merging([
@@ -355,14 +361,39 @@ final class Daemon: @unchecked Sendable {
                 ]) { own, _ in own })
                 connection?.send(.sessionStopped(SessionStopped(sessionId: outcome.sessionId, reportDirectory: directory)))
             case .failure(let error):
-                logger.error("cannot write reports", metadata: ["profd.session": "\(outcome.sessionId)", "profd.error": "\(error)",
-                                                               "profd.client_pid": "\(outcome.clientPid)"])
+                let errnoName = error.errno.map { Self.errnoName($0) } ?? "-"
+                let hint = error.errno == ENOSPC ? " (ENOSPC: the disk of \(configuration.stateDirectory) is full; earlier reports are untouched)" : ""
+                logger.error("cannot write reports of session \(outcome.sessionId)\(hint)", metadata: [
+                    "profd.session": "\(outcome.sessionId)", "profd.error": "\(error)",
+                    "profd.errno": "\(errnoName)", "profd.client_pid": "\(outcome.clientPid)"])
                 connection?.send(.error(ErrorReply(code: .internal, message: "reports of session \(outcome.sessionId) were not written: \(error)")))
             }
             if let connection, case .stopping(let service, _) = connection.state {
                 connection.state = .introduced(service: service)
             }
             deliverControlOutcome(outcome)
+        }
+        // The writer measures the store after each write's retention pass (before posting its outcome) and
+        // every minute: a whole snapshot, so no walk of the disk on the loop.
+        if let usage = writer.takeUsage(), usage != status.usage {
+            status.usage = usage
+            status.sessionsChanged = true
+        }
+    }
+
+    /// `ENOSPC`, `EACCES`, … for log lines.
+    static func errnoName(_ code: Int32) -> String {
+        switch code {
+        case ENOSPC: "ENOSPC"
+        case EDQUOT: "EDQUOT"
+        case EACCES: "EACCES"
+        case EPERM: "EPERM"
+        case ELOOP: "ELOOP"
+        case ENOTDIR: "ENOTDIR"
+        case EEXIST: "EEXIST"
+        case EROFS: "EROFS"
+        case EIO: "EIO"
+        default: "errno \(code)"
         }
     }
 

@@ -1,3 +1,5 @@
+import ProfdEngine
+
 /// Everything profd can be told, with the defaults a production install uses.
 struct DaemonConfiguration: Sendable {
     /// Where reports are stored (systemd's `StateDirectory=profd`).
@@ -8,6 +10,11 @@ struct DaemonConfiguration: Sendable {
     var socketMode: UInt32 = 0o660
 
     var limits = Limits()
+
+    /// How long sessions stay and how much disk they may use (`--retention-max-age`, `--retention-max-bytes`).
+    var retention = RetentionPolicy()
+    /// How often retention is applied besides after each written session.
+    var retentionIntervalSeconds = 60
 
     struct Limits: Sendable {
         /// Largest message payload accepted; a bigger length field closes the connection.

@@ -14,6 +14,8 @@ struct DaemonStatus {
     let stateDirectory: String
     /// Sessions and bytes on disk: walked at start, then grown by each written session.
     var usage = ReportStore.Usage(sessions: 0, bytes: 0)
+    /// `--retention-max-bytes`, nil when there is no size limit.
+    var retentionLimitBytes: UInt64?
     /// Samples drained since the last status line.
     var samplesSinceLastStatus = 0
     private(set) var samplesPerSecond = 0
@@ -30,7 +32,7 @@ struct DaemonStatus {
         samplesSinceLastStatus = 0
     }
 
-    /// "profiling 1 session (demo.service, pid 812) · 998 samples/s · 12 sessions, 3.4 MiB in /var/lib/profd"
+    /// "profiling 1 session (demo.service, pid 812) · 998 samples/s · 12 sessions, 3.4 MiB of 1.0 GiB in /var/lib/profd"
     func line(sessions: [Active], writing: Int) -> String {
         var parts: [String] = []
         if sessions.isEmpty {
@@ -44,7 +46,8 @@ struct DaemonStatus {
             parts.append("\(samplesPerSecond) samples/s")
         }
         if writing > 0 { parts.append("writing \(Self.count(writing, "report set"))") }
-        parts.append("\(Self.count(usage.sessions, "session")), \(Self.bytes(usage.bytes)) in \(stateDirectory)")
+        let limit = retentionLimitBytes.map { " of \(Self.bytes($0))" } ?? ""
+        parts.append("\(Self.count(usage.sessions, "session")), \(Self.bytes(usage.bytes))\(limit) in \(stateDirectory)")
         return parts.joined(separator: " · ")
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import Logging
+import ProfdEngine
 import ServiceLifecycle
 
 /// `profd`: the profiling daemon, in the foreground (systemd runs it as `Type=notify`).
@@ -14,7 +15,9 @@ struct ProfdCommand: AsyncParsableCommand {
         discussion: """
             Clients link ProfClient and connect to the control socket. profd samples the client's threads \
             with perf_event_open and writes text and JSON reports per route and per session under \
-            STATE-DIR/sessions/<session-id>/.
+            STATE-DIR/sessions/<session-id>/. Sessions are removed, oldest first, once older than \
+            --retention-max-age (default 14d) or while sessions/ uses more than --retention-max-bytes \
+            (default 1G); 0 turns either limit off. Retention runs after each written session and every minute.
 
             Under systemd, profd takes its listening socket from profd.socket (socket activation), its \
             state directory from $STATE_DIRECTORY, logs to the journal with one field per detail \
@@ -52,6 +55,12 @@ struct ProfdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Samples buffered per session (16 bytes each); more are dropped and counted.")
     var maxSamplesPerSession: Int = DaemonConfiguration.Limits().maximumSamplesPerSession
 
+    @Option(name: .long, help: ArgumentHelp("Remove sessions written longer ago than this: 14d, 12h, 30m, 90s, 2w, or seconds; 0 keeps them forever.", valueName: "age"))
+    var retentionMaxAge: String = "14d"
+
+    @Option(name: .long, help: ArgumentHelp("Remove the oldest sessions while STATE-DIR/sessions uses more disk than this: 1G, 512M, 64K (binary units) or bytes; 0 is no limit.", valueName: "size"))
+    var retentionMaxBytes: String = "1G"
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -63,6 +72,12 @@ struct ProfdCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
         guard LogTarget(rawValue: logTarget) != nil else {
             throw ValidationError("unknown --log-target '\(logTarget)': use \(LogTarget.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard RetentionPolicy.parseAge(retentionMaxAge) != nil else {
+            throw ValidationError("--retention-max-age must be a number with s, m, h, d or w (e.g. 14d), or 0 for no limit")
+        }
+        guard RetentionPolicy.parseBytes(retentionMaxBytes) != nil else {
+            throw ValidationError("--retention-max-bytes must be bytes or a number with K, M, G or T (e.g. 1G), or 0 for no limit")
         }
         guard (1024...16 << 20).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes must be 1024...16777216") }
         guard maxSpansPerSecond >= 1 else { throw ValidationError("--max-spans-per-second must be at least 1") }
@@ -83,6 +98,8 @@ struct ProfdCommand: AsyncParsableCommand {
         configuration.limits.maximumConnectionsPerUid = maxConnectionsPerUid
         configuration.limits.maximumSessions = maxSessions
         configuration.limits.maximumSamplesPerSession = maxSamplesPerSession
+        configuration.retention = RetentionPolicy(maximumAgeSeconds: RetentionPolicy.parseAge(retentionMaxAge) ?? 0,
+                                                  maximumBytes: RetentionPolicy.parseBytes(retentionMaxBytes) ?? 0)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         switch (LogTarget(rawValue: logTarget) ?? .auto).resolved {
         case .journal:

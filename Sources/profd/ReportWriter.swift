@@ -32,11 +32,50 @@ final class ReportWriter: @unchecked Sendable {
     /// Sessions whose final reports are written, until their live folder is removed; queue only.
     private var finishedSessions: Set<String> = []
     private let logger: Logger
+    private let retention: RetentionPolicy
+    /// The store's usage after the last retention pass, for the loop's status (taken by `takeUsage()`).
+    private let latestUsage = Mutex<ReportStore.Usage?>(nil)
 
-    init(store: ReportStore, logger: Logger) {
+    init(store: ReportStore, logger: Logger, retention: RetentionPolicy = .unlimited) {
         self.store = store
         self.logger = logger
+        self.retention = retention
         self.symbolizer = Symbolizer(logger: logger)
+    }
+
+    /// The usage measured by the last retention pass, once.
+    func takeUsage() -> ReportStore.Usage? {
+        latestUsage.withLock { usage in
+            defer { usage = nil }
+            return usage
+        }
+    }
+
+    /// Applies retention now and then every `intervalSeconds`, on the writer's queue (never the loop).
+    func scheduleRetention(everySeconds intervalSeconds: Int) {
+        queue.async { [self] in enforceRetention(protecting: []) }
+        guard intervalSeconds > 0 else { return }
+        scheduleNextRetention(afterSeconds: intervalSeconds)
+    }
+
+    private func scheduleNextRetention(afterSeconds seconds: Int) {
+        queue.asyncAfter(deadline: .now() + .seconds(seconds)) { [self] in
+            enforceRetention(protecting: [])
+            scheduleNextRetention(afterSeconds: seconds)
+        }
+    }
+
+    /// One retention pass (on the queue): every removal is logged with the session and the reason.
+    private func enforceRetention(protecting protected: Set<String>) {
+        let (removed, usage) = store.enforceRetention(retention, protected: protected)
+        for removal in removed {
+            logger.notice("session removed by retention", metadata: [
+                "profd.session": "\(removal.session)", "profd.reason": "\(removal.reason.rawValue)",
+                "profd.bytes": "\(removal.bytes)", "profd.age_s": "\(removal.ageSeconds)",
+                "profd.max_age_s": "\(retention.maximumAgeSeconds)", "profd.max_bytes": "\(retention.maximumBytes)",
+            ])
+        }
+        latestUsage.withLock { $0 = usage }
     }
 
     /// Writes `job`'s reports in the background and calls `completion` (on the writer's queue) when done.
@@ -56,6 +95,8 @@ final class ReportWriter: @unchecked Sendable {
             } catch {
                 result = .failure(error)
             }
+            // Retention after each written session; never the session just written.
+            enforceRetention(protecting: [job.metadata.id])
             completion(Outcome(connection: connection, sessionId: job.metadata.id, clientPid: job.metadata.pid,
                                clientUnit: job.metadata.unit, result: result, elapsed: clock.now - started))
         }

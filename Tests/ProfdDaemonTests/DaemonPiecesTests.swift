@@ -39,6 +39,8 @@ struct DaemonPiecesTests {
         #expect(line == "profiling 2 sessions (demo.service, pid 812; pid 9) · 998 samples/s · writing 1 report set · 12 sessions, 3.4 MiB in /var/lib/profd")
         let many = (1...5).map { DaemonStatus.Active(pid: Int32($0), unit: nil) }
         #expect(status.line(sessions: many, writing: 0).contains("pid 3, +2 more)"))
+        status.retentionLimitBytes = 1 << 30
+        #expect(status.line(sessions: [], writing: 0) == "idle, waiting for clients · 12 sessions, 3.4 MiB of 1.0 GiB in /var/lib/profd")
     }
 
     @Test("a unit name with control characters cannot break the status line")

@@ -86,7 +86,8 @@ struct ProfctlControlTests {
         #expect(status.version == 1)
         #expect(status.daemon.pid == daemon.process.pid)
         #expect(status.daemon.stateDirectory == daemon.stateDirectory)
-        #expect(status.disk.retentionLimitBytes == nil && raw.contains(#""retentionLimitBytes":null"#))
+        // profd's default --retention-max-bytes 1G.
+        #expect(status.disk.retentionLimitBytes == 1 << 30 && raw.contains(#""retentionLimitBytes":1073741824"#))
         let session = try #require(status.sessions.first { $0.pid == client.pid }, "the client's session is listed")
         #expect(session.kind == "client")
         #expect(session.service == "profd-testload")
@@ -97,7 +98,7 @@ struct ProfctlControlTests {
         #expect(human.code == 0)
         #expect(human.stdout.contains("● profd \(status.daemon.version) - running, pid \(daemon.process.pid)"))
         #expect(human.stdout.contains("pid \(client.pid)") && human.stdout.contains("samples/s"))
-        #expect(human.stdout.contains("no retention limit"))
+        #expect(human.stdout.contains("(limit 1.0 GiB)"), "profd's default --retention-max-bytes")
 
         _ = try client.reportDirectory(timeoutMs: 60_000)
         #expect(client.waitForExit().exitCode == 0)

@@ -201,7 +201,7 @@ d, pid = json.load(open(sys.argv[1])), int(sys.argv[2])
 mine = [s for s in d["sessions"] if s["pid"] == pid and s["kind"] == "client"]
 print(f"      daemon {d['daemon']['version']} pid {d['daemon']['pid']}, {len(d['sessions'])} open; demo: "
       + (f"unit {mine[0].get('unit')}, {mine[0]['samples']} samples, {mine[0]['spans']} spans" if mine else "missing"))
-sys.exit(0 if mine and mine[0].get("unit") == "profd-demo.service" and d["disk"]["retentionLimitBytes"] is None else 1)
+sys.exit(0 if mine and mine[0].get("unit") == "profd-demo.service" and d["disk"]["retentionLimitBytes"] == 1 << 30 else 1)  # the unit passes no options: the 1G default
 EOF
 then pass "profctl status --json lists the demo's client session with its unit"
 else fail "profctl status --json: $(cat "$LOG/status.json" "$LOG/profctl.err" | head -5)"; fi

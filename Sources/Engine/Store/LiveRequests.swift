@@ -41,13 +41,14 @@ extension ReportStore {
     }
 
     public func removeLive(session id: String) {
-        guard Self.isValidSessionId(id) else { return }
-        try? FileManager.default.removeItem(atPath: liveDirectory(session: id))
+        // A `live` replaced by a symlink is never followed (its own removal is clearLive's, at start).
+        guard Self.isValidSessionId(id), AtomicFile.isRealDirectory(liveDirectory) else { return }
+        AtomicFile.removeTree(liveDirectory(session: id))
     }
 
     /// Clears every live folder (at daemon start: no session of an earlier daemon is still running).
     public func clearLive() {
-        try? FileManager.default.removeItem(atPath: liveDirectory)
+        AtomicFile.removeTree(liveDirectory)
     }
 
     /// One live kept request as a follower finds it.

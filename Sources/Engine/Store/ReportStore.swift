@@ -27,13 +27,24 @@ public struct ReportStore: Sendable {
         self.stateDirectory = stateDirectory
     }
 
-    /// Creates the directories if missing and removes temporaries left by a crash.
+    /// Creates the directories if missing (refusing symlinks in their place). Called before every write:
+    /// it never touches other writers' temporaries (see `recover()`).
     public func prepare() throws(EngineError) {
         try AtomicFile.ensureDirectory(stateDirectory)
         try AtomicFile.ensureDirectory(sessionsDirectory)
+    }
+
+    /// At daemon start only: `prepare()`, then removes what a crash left under `sessions/` — staging
+    /// directories (`.tmp-<id>`), half-removed sessions (`.tmp-rm-<id>`), temporary files — without
+    /// following symlinks. Returns the names removed.
+    @discardableResult
+    public func recover() throws(EngineError) -> [String] {
+        try prepare()
+        var removed: [String] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: sessionsDirectory)) ?? [] where name.hasPrefix(".tmp-") {
-            try? FileManager.default.removeItem(atPath: sessionsDirectory + "/" + name)
+            if AtomicFile.removeTree(sessionsDirectory + "/" + name) { removed.append(name) }
         }
+        return removed.sorted()
     }
 
     /// What the store holds: complete sessions and the disk space of everything under `sessions/`.
@@ -77,8 +88,11 @@ public struct ReportStore: Sendable {
         try prepare()
         let final = sessionsDirectory + "/" + id
         let staging = sessionsDirectory + "/.tmp-" + id
-        try? FileManager.default.removeItem(atPath: staging)
-        try AtomicFile.ensureDirectory(staging)
+        // Our own leftover (or something planted there) goes; then the staging directory must be new.
+        AtomicFile.removeTree(staging)
+        guard mkdir(staging, 0o750) == 0 else {
+            throw EngineError(.storeWriteFailed, "create \(staging)", errno: errno)
+        }
         do throws(EngineError) {
             try AtomicFile.ensureDirectory(staging + "/routes")
             var summaries: [RouteSummary] = []
@@ -115,7 +129,7 @@ public struct ReportStore: Sendable {
             }
             try AtomicFile.syncDirectory(sessionsDirectory)
         } catch {
-            try? FileManager.default.removeItem(atPath: staging)
+            AtomicFile.removeTree(staging)
             throw error
         }
         return final
