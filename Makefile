@@ -2,7 +2,7 @@
 SWIFT ?= swift
 STATE_DIR ?= ./.profd
 DEMO_PACKAGE := Examples/profd-demo
-APT_PACKAGES := libsystemd-dev systemd tmux curl python3 python3-jsonschema golang-go gzip chromium chromium-driver python3-selenium man-db
+APT_PACKAGES := libsystemd-dev systemd tmux strace curl python3 python3-jsonschema golang-go gzip chromium chromium-driver python3-selenium man-db
 
 INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
                 Integrations/Vapor/profd-vapor:.build-vapor \

@@ -249,6 +249,59 @@ struct ProfctlControlTests {
         #expect(daemon.stop().exitCode == 0)
     }
 
+    @Test("a refused attach never reaches perf_event_open (strace on profd) and is logged; root's attach does reach it")
+    func refusedAttachNeverOpensEvents() throws {
+        try #require(getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "root and setpriv are needed")
+        try #require(access("/usr/bin/strace", X_OK) == 0, "strace (Debian package strace) is needed")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("profd-refusal-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let socket = root + "/profd.sock"
+        // profd with its log in a file, so the test can read what it said.
+        let profd = try ChildProcess("/bin/sh", ["-c", #"exec "$0" "$@" 2>"$PROFD_LOG""#, try TestExecutables.path(of: "profd"),
+                                                 "--state-dir", root + "/state", "--socket", socket, "--socket-mode", "666",
+                                                 "--log-target", "stderr"],
+                                     environment: ["PROFD_LOG=\(root)/profd.log"])
+        let deadline = Date().addingTimeInterval(10)
+        while access(socket, F_OK) != 0 {
+            guard Date() < deadline, profd.reapIfExited() == nil else { throw TestKitError("profd did not start") }
+            usleep(20_000)
+        }
+        let target = try ChildProcess("/bin/sleep", ["60"])
+        // Every perf_event_open profd makes from now on, with its arguments, in a file.
+        let trace = root + "/perf_event_open.trace"
+        let strace = try ChildProcess("/usr/bin/strace", ["-f", "-qq", "-e", "trace=perf_event_open", "-o", trace, "-p", "\(profd.pid)"])
+        let traced = Date().addingTimeInterval(10)
+        while !(TestFiles.text("/proc/\(profd.pid)/status") ?? "").contains("TracerPid:\t\(strace.pid)") {
+            guard Date() < traced else { throw TestKitError("strace did not attach") }
+            usleep(20_000)
+        }
+
+        let refused = try profctl(["start", "--pid", "\(target.pid)", "--duration", "1s", "--socket", socket], asNobody: true)
+        #expect(refused.code == 4)
+        usleep(300_000)
+        let afterRefusal = TestFiles.text(trace) ?? ""
+        #expect(!afterRefusal.contains("perf_event_open("), "no perf_event_open at all for the refused request:\n\(afterRefusal)")
+        let log = TestFiles.text(root + "/profd.log") ?? ""
+        let refusal = log.split(separator: "\n").first { $0.contains("attach refused") }
+        #expect(refusal?.contains("profd.client_uid=65534") == true, "the refusal is logged with who asked: \(log.suffix(2000))")
+
+        // The control: root may attach, and then the trace does show perf_event_open on the target.
+        let allowed = try profctl(["start", "--pid", "\(target.pid)", "--duration", "1s", "--wait", "--socket", socket])
+        #expect(allowed.code == 0)
+        usleep(200_000)
+        let afterAllowed = TestFiles.text(trace) ?? ""
+        #expect(afterAllowed.contains("perf_event_open("), "the trace sees profd's perf_event_open calls")
+        print("refused attach: 0 perf_event_open; allowed attach: \(afterAllowed.components(separatedBy: "perf_event_open(").count - 1)")
+
+        strace.signal(SIGINT)
+        _ = strace.waitForExit()
+        target.signal(SIGKILL)
+        _ = target.waitForExit()
+        profd.signal(SIGTERM)
+        #expect(profd.waitForExit().exitCode == 0)
+    }
+
     @Test("a socket nobody may not open: exit 4 and the group hint")
     func socketPermission() throws {
         try #require(getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0)
