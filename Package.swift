@@ -135,7 +135,7 @@ let package = Package(
         // The daemon's own pieces (journal fields, status line), by @testable import of the executable.
         .testTarget(
             name: "ProfdDaemonTests",
-            dependencies: ["profd", "ProfdEngine", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["profd", "ProfdEngine", "ProfdProtocol", .product(name: "Logging", package: "swift-log")],
             path: "Tests/ProfdDaemonTests"
         ),
         .testTarget(

@@ -247,16 +247,3 @@ func humanDuration(_ ns: UInt64) -> String {
     let (h, m, s) = (total / 3600, total / 60 % 60, total % 60)
     return h > 0 ? "\(h)h \(m)m \(s)s" : "\(m)m \(s)s"
 }
-
-/// `3.4 MiB`, as profd's status line writes sizes.
-func humanBytes(_ n: UInt64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(n)
-    var unit = 0
-    while value >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    let tenths = Int(value * 10 + 0.5)
-    return unit == 0 ? "\(n) B" : "\(tenths / 10).\(tenths % 10) \(units[unit])"
-}

@@ -69,8 +69,8 @@ struct Status: ParsableCommand {
         var lines: [String] = []
         lines.append("● profd \(safe(daemon.version)) - running, pid \(daemon.pid), up \(humanDuration(daemon.uptimeNs)) (since \(safe(daemon.startedAt)))")
         lines.append("    Socket: \(safe(socket))")
-        let limit = disk.retentionLimitBytes.map { "limit \(humanBytes($0))" } ?? "no retention limit"
-        lines.append("     State: \(safe(daemon.stateDirectory)) · \(disk.sessions) session\(disk.sessions == 1 ? "" : "s"), \(humanBytes(disk.bytes)) (\(limit))")
+        let limit = disk.retentionLimitBytes.map { "limit \(ByteCount.human($0))" } ?? "no retention limit"
+        lines.append("     State: \(safe(daemon.stateDirectory)) · \(disk.sessions) session\(disk.sessions == 1 ? "" : "s"), \(ByteCount.human(disk.bytes)) (\(limit))")
         let open = document.sessions.count + document.otherUsersSessions + document.omittedSessions
         var sampling = "\(daemon.samplesPerSecond) samples/s · \(open) open session\(open == 1 ? "" : "s")"
         if daemon.writingSessions > 0 { sampling += " · writing the reports of \(daemon.writingSessions)" }

@@ -46,24 +46,12 @@ struct DaemonStatus {
             parts.append("\(samplesPerSecond) samples/s")
         }
         if writing > 0 { parts.append("writing \(Self.count(writing, "report set"))") }
-        let limit = retentionLimitBytes.map { " of \(Self.bytes($0))" } ?? ""
-        parts.append("\(Self.count(usage.sessions, "session")), \(Self.bytes(usage.bytes))\(limit) in \(stateDirectory)")
+        let limit = retentionLimitBytes.map { " of \(ByteCount.human($0))" } ?? ""
+        parts.append("\(Self.count(usage.sessions, "session")), \(ByteCount.human(usage.bytes))\(limit) in \(stateDirectory)")
         return parts.joined(separator: " · ")
     }
 
     static func count(_ n: Int, _ noun: String) -> String {
         "\(n) \(noun)\(n == 1 ? "" : "s")"
-    }
-
-    static func bytes(_ n: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(n)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        let tenths = Int(value * 10 + 0.5)
-        return unit == 0 ? "\(n) B" : "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 }

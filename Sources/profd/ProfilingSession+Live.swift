@@ -119,15 +119,7 @@ extension ProfilingSession {
         }
         request.switches.reverse()
         request.switchesCompleteUntilNs = capture.switchesCompleteUntilNs
-        let now = WallClock.now()
-        let metadata = SessionMetadata(
-            id: id, service: service, pid: peer.pid, uid: peer.uid, executable: executable,
-            startedAt: startedAt.rfc3339, endedAt: now.rfc3339,
-            durationNs: now.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: "running",
-            unit: unit, daemonVersion: ProfdVersion.string)
-        let start = startedAt
-        return LiveRequestJob(spanId: span.spanId, metadata: metadata, capture: request, maps: maps, options: reportOptions,
-                              wallClockTime: { start.at(monotonicNs: $0).rfc3339 })
+        return LiveRequestJob(spanId: span.spanId, request: job(capture: request, reason: "running"))
     }
 
 }
@@ -146,12 +138,9 @@ struct TopSnapshotJob: Sendable {
     var maps: ProcessMaps
 }
 
-/// One kept request of a running session, handed to the report writer to be written live.
+/// One kept request of a running session, handed to the report writer to be written live: the
+/// request's own capture, as a report job, and which of its spans to write.
 struct LiveRequestJob: Sendable {
     var spanId: UInt64
-    var metadata: SessionMetadata
-    var capture: Capture
-    var maps: ProcessMaps
-    var options: ReportOptions
-    var wallClockTime: @Sendable (UInt64) -> String
+    var request: ReportJob
 }

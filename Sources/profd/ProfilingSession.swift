@@ -183,15 +183,22 @@ final class ProfilingSession {
         if let fresh = Self.readMaps(pid: peer.pid, passed: passedMaps) { maps.merge(fresh) }
         sampler?.stop()
         sampler = nil
-        let ended = WallClock.now()
+        return job(capture: capture, reason: reason)
+    }
+
+    /// `capture` with this session's metadata as of now, ready for the report writer. `reason` is the
+    /// end reason, or `running` for a kept request written while the session goes on.
+    func job(capture: Capture, reason: String) -> ReportJob {
+        let now = WallClock.now()
+        let running = reason == "running"
         var metadata = SessionMetadata(
             id: id, service: service, pid: peer.pid, uid: peer.uid, executable: executable,
-            startedAt: startedAt.rfc3339, endedAt: ended.rfc3339,
-            durationNs: ended.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: reason,
+            startedAt: startedAt.rfc3339, endedAt: now.rfc3339,
+            durationNs: now.monotonicNs &- startedAt.monotonicNs, frequencyHz: frequencyHz, endReason: reason,
             lostSamples: capture.lostSamples, droppedSamples: capture.droppedSamples, droppedSpans: capture.droppedSpans,
-            unit: unit, complete: reason == "stopped" || reason == "duration-elapsed", mode: mode,
+            unit: unit, complete: running ? nil : reason == "stopped" || reason == "duration-elapsed", mode: mode,
             daemonVersion: ProfdVersion.string)
-        if mode == nil { metadata.suppressedSpans = suppressedSpans }
+        if mode == nil && !running { metadata.suppressedSpans = suppressedSpans }
         let start = startedAt
         return ReportJob(metadata: metadata, capture: capture, maps: maps, options: reportOptions,
                          wallClockTime: { start.at(monotonicNs: $0).rfc3339 })

@@ -108,17 +108,15 @@ final class ReportWriter: @unchecked Sendable {
         group.enter()
         queue.async { [self] in
             defer { group.leave() }
-            let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
-                                        wallClockTime: job.wallClockTime)
-            let reports = builder.build { stack in
-                self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
-                                          in: job.maps)
-            }
+            let request = job.request
+            let builder = ReportBuilder(metadata: request.metadata, capture: request.capture, options: request.options,
+                                        wallClockTime: request.wallClockTime)
+            let reports = builder.build { self.frames(of: $0, in: request.maps) }
             guard let report = reports.requests.first(where: { if case .request(let kept) = $0.scope { kept.spanId == job.spanId } else { false } }) else { return }
             do throws(EngineError) {
                 try store.writeLive(request: report)
             } catch {
-                logger.warning("cannot write a live kept request", metadata: ["profd.session": "\(job.metadata.id)", "profd.error": "\(error)"])
+                logger.warning("cannot write a live kept request", metadata: ["profd.session": "\(request.metadata.id)", "profd.error": "\(error)"])
             }
         }
     }
@@ -139,10 +137,7 @@ final class ReportWriter: @unchecked Sendable {
             ) { id in
                 if let frames = cache[id] { return frames }
                 let stack = job.stacks[id]
-                let frames = ReportBuilder.rootFirstFrames(of: stack) { stack in
-                    self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
-                                              in: job.maps)
-                }
+                let frames = ReportBuilder.rootFirstFrames(of: stack) { self.frames(of: $0, in: job.maps) }
                 cache[id] = frames
                 return frames
             }
@@ -166,13 +161,16 @@ final class ReportWriter: @unchecked Sendable {
         }
     }
 
+    /// A raw stack's frames, leaf first, its skipped caller put back: the one way every report, live
+    /// request and top snapshot is symbolized. Queue only.
+    private func frames(of stack: StackTable.Stack, in maps: ProcessMaps) -> [Frame] {
+        symbolizer.symbolize(callchain: symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: maps), in: maps)
+    }
+
     private func write(_ job: ReportJob) throws(EngineError) -> String {
         let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
                                     wallClockTime: job.wallClockTime)
-        let symbolize = { (stack: StackTable.Stack) -> [Frame] in
-            self.symbolizer.symbolize(callchain: self.symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: job.maps),
-                                      in: job.maps)
-        }
+        let symbolize = { (stack: StackTable.Stack) -> [Frame] in self.frames(of: stack, in: job.maps) }
         let reports = builder.build(symbolize: symbolize)
         let archive = CaptureArchive(metadata: job.metadata, options: job.options, capture: job.capture,
                                      framesByStack: reports.framesByStack, symbolize: symbolize)

@@ -1,5 +1,6 @@
 import Logging
 import ProfdEngine
+import ProfdProtocol
 import Testing
 @testable import profd
 
@@ -53,9 +54,9 @@ struct DaemonPiecesTests {
 
     @Test("byte counts read like du -h")
     func bytes() {
-        #expect(DaemonStatus.bytes(0) == "0 B")
-        #expect(DaemonStatus.bytes(1023) == "1023 B")
-        #expect(DaemonStatus.bytes(1536) == "1.5 KiB")
-        #expect(DaemonStatus.bytes(5 << 30) == "5.0 GiB")
+        #expect(ByteCount.human(0) == "0 B")
+        #expect(ByteCount.human(1023) == "1023 B")
+        #expect(ByteCount.human(1536) == "1.5 KiB")
+        #expect(ByteCount.human(5 << 30) == "5.0 GiB")
     }
 }
