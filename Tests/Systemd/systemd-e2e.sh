@@ -90,6 +90,10 @@ mkdir -p "$SYSD_ROOT/etc/systemd/system/profd.service.d"
 printf '[Service]\nSystemCallErrorNumber=kill\n' >"$SYSD_ROOT/etc/systemd/system/profd.service.d/50-test-strict.conf"
 sysd-exec systemctl daemon-reload
 pass "make install PREFIX=$PREFIX into the container, sysusers, tmpfiles, daemon-reload"
+# The demo goes into the container too: the container has its own /tmp, so a clone under /tmp (and the
+# demo binary in it) is invisible to units started inside.
+install -D -m 0755 "$DEMO" "$SYSD_ROOT/usr/local/lib/profd-test/profd-demo" || die "copy the demo into the container"
+DEMO=/usr/local/lib/profd-test/profd-demo
 PROFD_UID=$(sysd-exec id -u profd)
 
 # ---------------------------------------------------------------- socket activation
