@@ -54,8 +54,9 @@ integration-test:
 e2e-test:
 	Tests/EndToEnd/demo-e2e.sh
 
-## Storage faults against the debug profd (root: mounts a tmpfs): a full disk, planted symlinks, and profd
-## SIGKILLed during report writing KILL_ITERATIONS times (see SECURITY.md, "Storage").
+## Faults against the debug profd (root: mounts a tmpfs, reuses a pid): a full disk, planted symlinks, a
+## client's pid reused by another process, and profd SIGKILLed during report writing KILL_ITERATIONS times
+## (see SECURITY.md, "Storage" and "Identity and authorization").
 KILL_ITERATIONS ?= 50
 .PHONY: fault-test
 fault-test:
@@ -63,6 +64,7 @@ fault-test:
 	$(SWIFT) build --product profd-testload
 	$(SWIFT) build --product profctl
 	Tests/Faults/storage-faults.sh
+	Tests/Faults/pid-reuse.sh
 	ITERATIONS=$(KILL_ITERATIONS) Tests/Faults/kill-during-write.sh
 
 ## The HTML report in headless Chromium: expand, search, zoom, no script injection; screenshots in artifacts/.

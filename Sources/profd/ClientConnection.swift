@@ -22,6 +22,8 @@ final class ClientConnection {
     let serial: UInt64
     let fd: Int32
     let peer: PeerIdentity
+    /// The process that connected (`PeerProcess`): sessions sample `peer.pid` only while it runs.
+    let pidfd: Int32
     var state: State = .connected
     private(set) var decoder: FrameDecoder
     private(set) var closed = false
@@ -31,10 +33,11 @@ final class ClientConnection {
     /// Reused for every read, so a chatty client costs no allocation per wake-up.
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
 
-    init(serial: UInt64, fd: Int32, peer: PeerIdentity, maximumMessageBytes: Int) {
+    init(serial: UInt64, fd: Int32, peer: PeerIdentity, pidfd: Int32, maximumMessageBytes: Int) {
         self.serial = serial
         self.fd = fd
         self.peer = peer
+        self.pidfd = pidfd
         self.decoder = FrameDecoder(maximumPayloadLength: maximumMessageBytes)
     }
 
@@ -128,6 +131,7 @@ final class ClientConnection {
         guard !closed else { return }
         closed = true
         _ = Glibc.close(fd)
+        _ = Glibc.close(pidfd)
         if passedMaps >= 0 { _ = Glibc.close(passedMaps) }
         passedMaps = -1
     }

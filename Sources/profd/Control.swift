@@ -180,7 +180,7 @@ extension Daemon {
         do throws(EngineError) {
             session = try ProfilingSession(id: id, peer: PeerIdentity(pid: pid, uid: credentials.real, gid: credentials.gid),
                                            service: Self.commandName(pid: pid) ?? "pid \(pid)",
-                                           frequencyHz: Int(request.frequencyHz), passedMaps: mapsFd,
+                                           frequencyHz: Int(request.frequencyHz), passedMaps: mapsFd, pidfd: pidfd,
                                            mode: SessionMetadata.attachMode, configuration: configuration)
         } catch {
             if mapsFd >= 0 { _ = Glibc.close(mapsFd) }

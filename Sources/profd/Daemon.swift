@@ -180,6 +180,11 @@ final class Daemon: @unchecked Sendable {
             session.drain()
             status.samplesSinceLastStatus += session.sampleCount - before
             session.rescanIfDue(nowNs: now)
+            if session.processExited {
+                // Whoever still holds this socket is not the process that connected (it was handed on).
+                disconnect(connection, reason: "client-exited")
+                continue
+            }
             for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
             if now < topWatchedUntilNs {
                 if let snapshot = session.topSnapshot(nowNs: now, now: topStartsNow) { writer.submitTop(snapshot) }
@@ -199,7 +204,14 @@ final class Daemon: @unchecked Sendable {
                 _ = close(fd)
                 continue
             }
-            let connection = ClientConnection(serial: nextSerial, fd: fd, peer: peer,
+            guard let pidfd = PeerProcess.pidfd(socket: fd, pid: peer.pid) else {
+                logger.warning("rejected a connection whose process has exited", metadata: [
+                    "profd.client_pid": "\(peer.pid)", "profd.client_uid": "\(peer.uid)", "profd.errno": "\(errno)",
+                ])
+                _ = close(fd)
+                continue
+            }
+            let connection = ClientConnection(serial: nextSerial, fd: fd, peer: peer, pidfd: pidfd,
                                               maximumMessageBytes: configuration.limits.maximumMessageBytes)
             nextSerial += 1
             guard connections.count < configuration.limits.maximumConnections else {
@@ -288,7 +300,8 @@ final class Daemon: @unchecked Sendable {
         do throws(EngineError) {
             let session = try ProfilingSession(id: id, peer: connection.peer, service: service,
                                                frequencyHz: frequencyHz, reportOptions: options,
-                                               passedMaps: connection.passedMaps, configuration: configuration)
+                                               passedMaps: connection.passedMaps, pidfd: connection.pidfd,
+                                               configuration: configuration)
             connection.state = .profiling(service: service, session: session)
             status.sessionsChanged = true
             connection.send(.sessionStarted(SessionStarted(sessionId: id, frequencyHz: UInt32(frequencyHz))))

@@ -35,6 +35,11 @@ final class ProfilingSession {
     /// The client's own `/proc/self/maps` fd, used when profd may not open `/proc/PID/maps` (another
     /// user's process: profd holds CAP_PERFMON, not CAP_SYS_PTRACE). Borrowed from the connection.
     private let passedMaps: Int32
+    /// The sampled process's pidfd (borrowed), or -1: proof that `peer.pid` still names the process that
+    /// asked, checked before and after the events are opened and before every rescan of its threads.
+    private let pidfd: Int32
+    /// Set once the pidfd says the process exited: its pid may name another process from now on.
+    private(set) var processExited = false
     /// What the client asked of the reports (formats, kept requests, route filters).
     let reportOptions: ReportOptions
     /// `SessionMetadata.attachMode` for a session profctl started on a process without ProfClient.
@@ -56,7 +61,7 @@ final class ProfilingSession {
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
     init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
-         passedMaps: Int32 = -1, mode: String? = nil, configuration: DaemonConfiguration) throws(EngineError) {
+         passedMaps: Int32 = -1, pidfd: Int32 = -1, mode: String? = nil, configuration: DaemonConfiguration) throws(EngineError) {
         self.id = id
         self.mode = mode
         self.reportOptions = reportOptions
@@ -67,11 +72,20 @@ final class ProfilingSession {
         self.rescanIntervalNs = configuration.rescanIntervalNs
         self.startedAt = WallClock.now()
         self.passedMaps = passedMaps
+        self.pidfd = pidfd
+        let exited = EngineError(.perfTargetNotFound, "process \(peer.pid) has exited; its pid is not profiled", errno: ESRCH)
+        guard pidfd < 0 || pidfdAlive(pidfd) else { throw exited }
         self.unit = systemdUnit(ofPid: peer.pid)
         let maps = Self.readMaps(pid: peer.pid, passed: passedMaps) ?? ProcessMaps(parsing: "")
         self.maps = maps
         self.executable = Self.executablePath(pid: peer.pid) ?? maps.firstExecutablePath
-        self.sampler = try PerfSampler(pid: peer.pid, configuration: SamplerConfiguration(frequencyHz: frequencyHz, ringDataPages: configuration.ringDataPages))
+        let sampler = try PerfSampler(pid: peer.pid, configuration: SamplerConfiguration(frequencyHz: frequencyHz, ringDataPages: configuration.ringDataPages))
+        // The process may have exited, and its pid been reused, between the check above and the open.
+        guard pidfd < 0 || pidfdAlive(pidfd) else {
+            sampler.stop()
+            throw exited
+        }
+        self.sampler = sampler
         self.lastRescanNs = profd_monotonic_ns()
         self.spanBucket = TokenBucket(ratePerSecond: configuration.limits.maximumSpansPerSecond)
     }
@@ -121,8 +135,12 @@ final class ProfilingSession {
 
     /// Covers threads the sampler missed and refreshes the memory maps, at most once per rescan interval.
     func rescanIfDue(nowNs: UInt64) {
-        guard let sampler, nowNs &- lastRescanNs >= rescanIntervalNs else { return }
+        guard let sampler, !processExited, nowNs &- lastRescanNs >= rescanIntervalNs else { return }
         lastRescanNs = nowNs
+        if pidfd >= 0 && !pidfdAlive(pidfd) {
+            processExited = true
+            return
+        }
         _ = sampler.rescanThreads()
         if let fresh = Self.readMaps(pid: peer.pid, passed: passedMaps) { maps.merge(fresh) }
     }

@@ -18,6 +18,11 @@ int profd_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
 /// Opens a pidfd for `pid`. Wraps `pidfd_open(2)`. Returns -1 with errno set on failure.
 int profd_pidfd_open(int32_t pid);
 
+/// A pidfd for the process at the other end of a connected Unix socket, as it was when it connected
+/// (`SO_PEERPIDFD`, Linux 6.5+). Returns -1 with errno set: `ENOPROTOOPT` on older kernels (the caller then
+/// falls back to `pidfd_open`), `ESRCH` when that process has already exited.
+int profd_peer_pidfd(int fd);
+
 #endif
 
 #ifndef PROFD_SYS_H_NET
