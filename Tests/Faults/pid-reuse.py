@@ -4,12 +4,17 @@ given to a victim process (`/proc/sys/kernel/ns_last_pid`, root), and the child 
 inherited socket. SO_PEERCRED still names the old pid, which now is the victim's. profd must refuse: it
 samples a pid only while the pidfd it took at accept says the process that connected is running.
 
-Usage: pid-reuse.py SOCKET   Prints one line per check; exits 1 on a failed check, 2 if the pid could not be
+With `--after-start` the connector starts the session itself before handing the socket on and exiting:
+profd must end that session (`client-exited`) and close the socket within a few rescans, before the pid can
+name anyone else.
+
+Usage: pid-reuse.py SOCKET [--after-start]   Prints one line per check; exits 1 on a failed check, 2 if the pid could not be
 reused (a busy machine taking pids first).
 """
 import os, socket, struct, subprocess, sys, time
 
 SOCKET = sys.argv[1]
+AFTER_START = "--after-start" in sys.argv[2:]
 
 
 def frame(kind, payload=b""):
@@ -51,9 +56,25 @@ if connector == 0:
     if kind != 0x81:
         os.write(ready_write, b"n")
         os._exit(1)
+    if AFTER_START:
+        sock.sendall(frame(0x02, struct.pack("<II", 1000, 0)))
+        kind, _ = read_frame(sock)
+        if kind != 0x82:
+            os.write(ready_write, b"n")
+            os._exit(1)
     if os.fork() == 0:
         # The holder: the socket outlives the process that connected.
         os.write(ready_write, b"y")
+        if AFTER_START:
+            sock.settimeout(10)
+            started = time.monotonic()
+            try:
+                kind, _ = read_frame(sock)
+                outcome = "closed" if kind is None else f"type 0x{kind:02x}"
+            except socket.timeout:
+                outcome = "still open"
+            os.write(result_write, f"{outcome} after {time.monotonic() - started:.1f} s".encode())
+            os._exit(0)
         os.read(go_read, 1)
         sock.sendall(frame(0x02, struct.pack("<II", 1000, 0)))
         kind, payload = read_frame(sock)
@@ -72,6 +93,13 @@ os.close(go_read); os.close(result_write); os.close(ready_write)
 if os.read(ready_read, 1) != b"y":
     print("FAIL: the connector got no helloAck"); sys.exit(1)
 os.waitpid(connector, 0)  # reaped: its pid is free for the next fork
+if AFTER_START:
+    reply = os.read(result_read, 8192).decode()
+    print(f"     the holder's socket after the connector exited: {reply}")
+    if not reply.startswith("closed"):
+        print("FAIL: profd kept serving a session whose process exited"); sys.exit(1)
+    print("ok - a session whose process exited is ended and its handed-on socket closed")
+    sys.exit(0)
 victim = None
 for attempt in range(200):
     with open("/proc/sys/kernel/ns_last_pid", "w") as f:

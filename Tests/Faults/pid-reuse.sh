@@ -9,7 +9,7 @@ BIN=${BIN:-$ROOT/.build/debug}
 WORK=$(mktemp -d /tmp/profd-pidreuse.XXXXXX)
 pid=""
 cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    [ -n "$pid" ] && { kill -9 "$pid"; wait "$pid"; } 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -34,6 +34,9 @@ done
 grep -q "session started" "$WORK/profd.log" && fail "profd started a session for the reused pid"
 grep -q "cannot start sampling" "$WORK/profd.log" || fail "the refusal is not logged"
 echo "ok - no session started, refusal logged: $(grep 'cannot start sampling' "$WORK/profd.log" | head -1 | cut -c1-160)"
+python3 "$ROOT/Tests/Faults/pid-reuse.py" "$WORK/profd.sock" --after-start || fail "pid-reuse.py --after-start failed"
+grep -q "profd.reason=client-exited" "$WORK/profd.log" || fail "the session is not logged as client-exited"
+echo "ok - logged: $(grep 'profd.reason=client-exited' "$WORK/profd.log" | head -1 | cut -c1-160)"
 kill -0 "$pid" || fail "profd died"
 "$BIN/profd-testload" halving --requests 3 --profd-socket "$WORK/profd.sock" >"$WORK/client.out" 2>&1 \
     || fail "a normal client afterwards: $(cat "$WORK/client.out")"
