@@ -33,7 +33,12 @@ public struct LibraryFrameClassifier: Sendable {
     }
 
     /// Names such as `closure #1 in Swift.Array.map` belong to the module after the last ` in `.
-    private static func strippingSpecializationPrefixes(_ name: String) -> Substring {
+    /// A witness (`protocol witness for P.f() in conformance T : P in M`) belongs to the conformance's
+    /// module M: `Swift` for `UInt64 : FixedWidthInteger`, the app for the app's own conformances.
+    static func strippingSpecializationPrefixes(_ name: String) -> Substring {
+        if name.hasPrefix("protocol witness for "), let range = name.range(of: " in ", options: .backwards) {
+            return Substring(name[range.upperBound...] + ".")
+        }
         var rest = Substring(name)
         while let range = rest.range(of: " in ") {
             let head = rest[..<range.lowerBound]

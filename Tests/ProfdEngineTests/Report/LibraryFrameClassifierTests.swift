@@ -1,0 +1,19 @@
+import Testing
+@testable import ProfdEngine
+
+@Suite struct LibraryFrameClassifierTests {
+    let classifier = LibraryFrameClassifier(executablePath: "/srv/app")
+
+    func frame(_ function: String) -> Frame { Frame(function: function, binary: "/srv/app") }
+
+    @Test("a standard-library witness inlined into the app folds; a witness of the app's own conformance does not",
+          arguments: [
+              ("protocol witness for Swift.FixedWidthInteger.multipliedFullWidth(by:) in conformance Swift.UInt64 : Swift.FixedWidthInteger in Swift", true),
+              ("protocol witness for Swift.Sequence.makeIterator() in conformance App.Ring : Swift.Sequence in App", false),
+              ("closure #1 in Swift.Array.map<A>(_:)", true),
+              ("App.compute(iterations:)", false),
+          ])
+    func witnesses(function: String, isLibrary: Bool) {
+        #expect(classifier.isLibrary(frame(function)) == isLibrary)
+    }
+}
