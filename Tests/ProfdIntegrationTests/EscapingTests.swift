@@ -229,7 +229,7 @@ struct EscapingTests {
         #expect(session.session.service == String(decoding: Self.rawServiceBytes, as: UTF8.self))
         let store = ReportStore(stateDirectory: daemon.stateDirectory)
         let json = String(decoding: try store.readFile(session: id, relativePath: "session.json"), as: UTF8.self)
-        #expect(json.contains(#"/a\u001b[31mRED\u001b]0;title\u0007\u0000"#), "control characters escaped in the JSON text")
+        #expect(json.contains(#"/a\u001b[31mRED\u001b]0;title\u0007\u0000\u009b2J<i>x&y"#), "C0 and C1 controls escaped in the JSON text")
         let html = String(decoding: try store.readFile(session: id, relativePath: "session.html"), as: UTF8.self)
         #expect(!html.contains("<i>") && html.contains("&lt;i&gt;"), "markup in a route is shown, not interpreted")
         let text = String(decoding: try store.readFile(session: id, relativePath: "session.txt"), as: UTF8.self)
