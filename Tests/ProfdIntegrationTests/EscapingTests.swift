@@ -9,11 +9,11 @@ import ProfdTestKit
 import Testing
 
 /// Hostile text in what a client names (SECURITY.md, "Faults"): terminal escapes, NUL, a C1 control and
-/// invalid UTF-8 in route and service names never reach a stored file or profctl's output raw.
+/// invalid UTF-8 in route, service and function names never reach a stored file or profctl's output raw.
 ///
 /// Data-driven: a new stored format is checked once it is written under the session directory; a new
 /// profctl command needs a row in `runningCommands` or `finishedCommands`.
-@Suite("Escaping: hostile route and service names in every format and command", .serialized)
+@Suite("Escaping: hostile route, service and function names in every format and command", .serialized)
 struct EscapingTests {
     /// ESC sequences (colour, window title), BEL, NUL, C1 CSI (U+009B) and markup, as a valid Swift string.
     static let hostileRoute = "/a\u{1B}[31mRED\u{1B}]0;title\u{07}\u{0}\u{9B}2J<i>x&y"
@@ -181,6 +181,9 @@ struct EscapingTests {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let paths = Paths(socket: daemon.socketPath, state: daemon.stateDirectory, scratch: scratch)
 
+        // Function names: the /raw- requests burn their CPU in a function whose symbol name is hostile.
+        let hostile = try HostileSymbolLibrary(directory: scratch)
+
         let client = try RawConnection(path: daemon.socketPath)
         let servicePlaceholder = placeholder("svc-", for: Self.rawServiceBytes)
         client.send(try splice(ProfdMessage.hello(Hello(service: servicePlaceholder)).encoded, servicePlaceholder, Self.rawServiceBytes))
@@ -197,7 +200,7 @@ struct EscapingTests {
             let begin = ProfdMessage.spanBegin(SpanBegin(spanId: spanId, threadId: tid, timeNs: profd_monotonic_ns(),
                                                          route: raw ? routePlaceholder : Self.hostileRoute)).encoded
             client.send(raw ? try splice(begin, routePlaceholder, Self.rawRouteBytes) : begin)
-            _ = integrationBurnAlpha(until: threadCPUNs() + 150_000_000)
+            if raw { hostile.burn(milliseconds: 150) } else { _ = integrationBurnAlpha(until: threadCPUNs() + 150_000_000) }
             client.send(.spanEnd(SpanEnd(spanId: spanId, threadId: tid, timeNs: profd_monotonic_ns(), httpStatus: raw ? 500 : 200)))
         }
         let liveDirectory = daemon.stateDirectory + "/live/" + id
@@ -227,6 +230,10 @@ struct EscapingTests {
         let session = try DaemonProbe.document(daemon.stateDirectory, session: id)
         #expect(Set((session.routes ?? []).map(\.route)) == [Self.hostileRoute, Self.repairedRawRoute])
         #expect(session.session.service == String(decoding: Self.rawServiceBytes, as: UTF8.self))
+        let hostileFunction = session.functions.first { $0.function.hasPrefix("hostile_fn_") }
+        #expect(hostileFunction?.function == HostileSymbolLibrary.repairedName, "the hostile symbol is a frame, its name repaired, not mangled")
+        print("escaping: hostile function \(TerminalSafe.string(hostileFunction?.function ?? "missing")) with \(hostileFunction?.totalSamples ?? 0) samples")
+        #expect((hostileFunction?.totalSamples ?? 0) > 100, "the /raw- requests' CPU is in the hostile function")
         let store = ReportStore(stateDirectory: daemon.stateDirectory)
         let json = String(decoding: try store.readFile(session: id, relativePath: "session.json"), as: UTF8.self)
         #expect(json.contains(#"/a\u001b[31mRED\u001b]0;title\u0007\u0000\u009b2J<i>x&y"#), "C0 and C1 controls escaped in the JSON text")
