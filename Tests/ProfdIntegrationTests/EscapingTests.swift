@@ -151,8 +151,9 @@ struct EscapingTests {
         return (code, TestFiles.bytes(out) ?? [], TestFiles.bytes(err) ?? [])
     }
 
-    /// Runs every command and checks its output; returns how many produced output that names the routes.
+    /// Runs every command and checks its stdout (or output file) and stderr.
     private func check(_ commands: [Command], scratch: String) throws {
+        print("escaping: \(commands.count) profctl runs checked")
         for command in commands {
             let result = try run(command, scratch: scratch)
             let failed = command.arguments.contains("/nope\u{1B}[31m")
