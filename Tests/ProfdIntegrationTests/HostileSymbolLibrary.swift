@@ -19,7 +19,7 @@ struct HostileSymbolLibrary {
     private let handle: UnsafeMutableRawPointer
     private let function: @convention(c) (UInt64) -> UInt64
 
-    /// Assembles and links the library in `directory` with `cc` and loads it.
+    /// Assembles and links the library in `directory` and loads it.
     init(directory: String) throws {
         let source = directory + "/hostile.s", library = directory + "/libhostile.so"
         let quoted = [0x22] + Self.nameBytes + [0x22]
@@ -33,13 +33,24 @@ struct HostileSymbolLibrary {
             Array("    .section .note.GNU-stack,\"\",@progbits".utf8),
         ] { assembly += line + [0x0A] }
         guard FileManager.default.createFile(atPath: source, contents: Data(assembly)) else { throw TestKitError("cannot write \(source)") }
-        let compiler = try ChildProcess("/usr/bin/cc", ["-shared", "-nostdlib", "-o", library, source])
-        guard compiler.waitForExit().exitCode == 0 else { throw TestKitError("cc could not build \(library) (is cc installed?)") }
+        let compiler = try ChildProcess(try Self.compiler(), ["-shared", "-nostdlib", "-o", library, source])
+        guard compiler.waitForExit().exitCode == 0 else { throw TestKitError("could not build \(library)") }
         guard let handle = dlopen(library, RTLD_NOW) else { throw TestKitError("dlopen \(library): \(String(cString: dlerror()))") }
         let name = Self.nameBytes.map { CChar(bitPattern: $0) } + [0]
         guard let symbol = dlsym(handle, name) else { throw TestKitError("dlsym: the hostile symbol is not exported") }
         self.handle = handle
         function = unsafeBitCast(symbol, to: (@convention(c) (UInt64) -> UInt64).self)
+    }
+
+    /// A C compiler driver to assemble and link with: `cc` if installed, else the Swift toolchain's `clang`
+    /// (always there, on the test runner's PATH).
+    private static func compiler() throws -> String {
+        let path = getenv("PATH").map { String(cString: $0) } ?? ""
+        let directories = ["/usr/bin"] + path.split(separator: ":").map(String.init)
+        for name in ["cc", "clang"] {
+            if let found = directories.map({ $0 + "/" + name }).first(where: { access($0, X_OK) == 0 }) { return found }
+        }
+        throw TestKitError("no cc or clang on PATH to build the hostile-symbol library")
     }
 
     /// Runs the hostile function's loop for about `milliseconds` of this thread's CPU time.
