@@ -29,7 +29,7 @@ struct StalledFrameTests {
     func stalledHalfFrame() throws {
         let daemon = try LoggedDaemon(arguments: ["--max-message-bytes", "\(Self.maximumMessageBytes)",
                                                   "--max-connections-per-uid", "\(Self.connectionsPerUid)"])
-        var stalled: RawConnection? = try stalledConnection(daemon.socketPath)
+        var stalled = [try stalledConnection(daemon.socketPath)]
 
         // profd neither spins nor waits on the stalled frame: it idles, and a whole session goes through.
         let cpu = DaemonProbe.cpuNs(of: daemon.process.pid, over: 1)
@@ -51,20 +51,18 @@ struct StalledFrameTests {
 
         // Slots: stalled connections count against --max-connections-per-uid like any other, so one uid can
         // hold at most that many; the next is refused, and a closed one frees its slot.
-        var more = try (1..<Self.connectionsPerUid).map { _ in try stalledConnection(daemon.socketPath) }
+        stalled += try (1..<Self.connectionsPerUid).map { _ in try stalledConnection(daemon.socketPath) }
         let refused = try RawConnection(path: daemon.socketPath)
         guard case .message(.error(let limit)) = try refused.receive() else {
             Issue.record("connection \(Self.connectionsPerUid + 1) of one uid must be refused")
             return
         }
         #expect(limit.code == .limitExceeded)
-        more.removeLast()
+        stalled.removeLast()
         #expect(DaemonProbe.waitUntil(seconds: 10) { (try? serveOneSession(daemon.socketPath)) != nil }, "a freed slot serves again")
 
         // The stalled clients finally close: each truncated frame is logged, and profd goes on.
-        more.removeAll()
-        stalled = nil
-        _ = stalled
+        stalled.removeAll()
         let logged = DaemonProbe.waitUntil(seconds: 10) {
             daemon.log.components(separatedBy: "client closed mid-frame").count - 1 == Self.connectionsPerUid
         }
