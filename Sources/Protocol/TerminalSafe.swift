@@ -27,6 +27,7 @@ extension TerminalSafe {
     /// byte pairs C2 80…C2 9F (0xC2 is never a continuation byte), and in JSON text they can only stand
     /// inside strings, so the escaped document decodes to the same value.
     public static func json(_ encoded: some Collection<UInt8>) -> [UInt8] {
+        guard encoded.contains(0xC2) else { return Array(encoded) }  // no U+0080…U+00BF at all: the common case
         var result: [UInt8] = []
         result.reserveCapacity(encoded.count)
         var pendingLead = false
