@@ -83,7 +83,7 @@ struct Follow: ParsableCommand {
             guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)),
                   let line = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             else { return }
-            FileHandle.standardOutput.write(line + Data("\n".utf8))
+            FileHandle.standardOutput.write(Data(TerminalSafe.json(line)) + Data("\n".utf8))
             return
         }
         let wall = TextRenderer.milliseconds(request.wallNs)

@@ -210,7 +210,7 @@ struct List: ParsableCommand {
         do { data = try encoder.encode(value) } catch { throw ProfctlError("cannot encode JSON: \(error)") }
         // Foundation pretty-prints an empty array as "[", a blank line and "]"; JSON strings hold no raw
         // newline, so this only ever matches an empty array.
-        let text = String(decoding: data, as: UTF8.self)
+        let text = String(decoding: TerminalSafe.json(data), as: UTF8.self)
             .replacingOccurrences(of: "\\[\n\\s*\n\\s*\\]", with: "[]", options: .regularExpression)
         writeAll(fd: 1, Array(text.utf8) + [UInt8(ascii: "\n")])
     }

@@ -382,7 +382,7 @@ extension Daemon {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         while true {
-            let text = (try? encoder.encode(document)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            let text = (try? encoder.encode(document)).map { String(decoding: TerminalSafe.json($0), as: UTF8.self) } ?? "{}"
             if text.utf8.count <= ProtocolLimits.statusDocument || document.sessions.isEmpty { return text }
             // Too many sessions for one reply: leave out the newest, and say how many.
             let cut = max(1, document.sessions.count / 8)

@@ -243,7 +243,8 @@ final class Daemon: @unchecked Sendable {
             }
         case .endOfStream(let error):
             if let error {
-                logger.notice("client closed mid-frame", metadata: metadata(connection, ["profd.error": "\(error)"]))
+                // A protocol error like any other (a client killed while writing, or a broken one): warning.
+                logger.warning("client closed mid-frame", metadata: metadata(connection, ["profd.error": "\(error)"]))
             }
             disconnect(connection, reason: "client-disconnected")
         case .protocolError(let error, let decoded):

@@ -168,6 +168,8 @@ final class ReportWriter: @unchecked Sendable {
     }
 
     private func write(_ job: ReportJob) throws(EngineError) -> String {
+        // The session's binaries were read for its frames; keep no descriptor of a client that is gone.
+        defer { symbolizer.closeCodeFiles() }
         let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
                                     wallClockTime: job.wallClockTime)
         let symbolize = { (stack: StackTable.Stack) -> [Frame] in self.frames(of: stack, in: job.maps) }

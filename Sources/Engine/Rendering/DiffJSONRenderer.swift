@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 /// Renders a `ProfileDiff` as JSON (the structure `docs/diff.md` documents): keys sorted, so the output of
 /// the same two reports is byte for byte the same.
@@ -16,6 +17,6 @@ public struct DiffJSONRenderer: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = prettyPrinted ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(limit.map { diff.limited(to: $0) } ?? diff)
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return String(decoding: TerminalSafe.json(data), as: UTF8.self) + "\n"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 /// Renders a report as JSON following `docs/report-schema.json` (schema version 1).
 ///
@@ -16,7 +17,7 @@ public struct JSONRenderer: ReportRenderer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = prettyPrinted ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(Document(report))
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return String(decoding: TerminalSafe.json(data), as: UTF8.self) + "\n"
     }
 
     /// The top-level JSON object.

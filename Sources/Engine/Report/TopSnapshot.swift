@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 /// One running session's last second, for `profctl top`: samples by route and the hottest functions.
 ///
@@ -95,7 +96,7 @@ extension ReportStore {
         do { bytes = try encoder.encode(snapshot) } catch { throw EngineError(.storeWriteFailed, "encode top.json: \(error)") }
         try AtomicFile.ensureDirectory(liveDirectory)
         try AtomicFile.ensureDirectory(liveDirectory(session: snapshot.session))
-        try AtomicFile.write(Array(bytes), directory: liveDirectory(session: snapshot.session), name: Self.topFileName)
+        try AtomicFile.write(TerminalSafe.json(bytes), directory: liveDirectory(session: snapshot.session), name: Self.topFileName)
     }
 
     /// The `top.json` of every session refreshed within `maximumAgeSeconds`: the running ones.

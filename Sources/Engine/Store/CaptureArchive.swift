@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 extension EngineError.Code {
     /// A stored capture that cannot be read: truncated, forged or from another version.
@@ -128,8 +129,8 @@ public struct CaptureArchive: Sendable {
                             lostSamples: capture.lostSamples, droppedSamples: capture.droppedSamples,
                             droppedSpans: capture.droppedSpans, droppedSwitches: capture.droppedSwitches,
                             switchesCompleteUntilNs: capture.switchesCompleteUntilNs)
-        let json: Data
-        do { json = try JSONEncoder().encode(header) } catch { throw EngineError(.storeWriteFailed, "encode capture header: \(error)") }
+        let json: [UInt8]
+        do { json = TerminalSafe.json(try JSONEncoder().encode(header)) } catch { throw EngineError(.storeWriteFailed, "encode capture header: \(error)") }
         var out = Self.magic
         out.reserveCapacity(json.count + capture.samples.count * 16 + capture.stacks.count * 24 + 64)
         out.put(Self.version)

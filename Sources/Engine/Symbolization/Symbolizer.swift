@@ -119,6 +119,13 @@ public final class Symbolizer {
         return try? source?.read(offset: mapping.fileOffset(of: address), count: UInt64(count), what: "code")
     }
 
+    /// Closes the binaries opened by `codeBytes(at:count:in:)`; what was read from them stays cached, and a
+    /// later read opens the file again. profd calls this after each session's reports, so no descriptor
+    /// outlives the sessions that needed it: a daemon running for months sees every deploy's new binaries.
+    public func closeCodeFiles() {
+        codeSources.removeAll()
+    }
+
     /// Creates a symbolizer with empty caches.
     /// - Parameters:
     ///   - sourceLocations: set `Frame.file`/`Frame.line` from DWARF where the binary has it.

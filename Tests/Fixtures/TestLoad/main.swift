@@ -20,6 +20,10 @@
 //   profd-testload spin --seconds S
 //       Burns S s of wall time on the main thread in attachTargetHotSpin(): a target for attach mode
 //       (profctl start --pid), run without --profd-socket so it never talks to profd itself.
+//   profd-testload open-request --seconds S [--exit-inside 1]
+//       One /open-request span that burns S s of wall time in openRequestWork() and prints `in-request` once
+//       the span is open: a client for tests to SIGKILL while its request is open. With `--exit-inside 1` it
+//       calls exit(0) at the end, inside the span and without stopping its session.
 //   profd-testload halving --requests N --half 0|1
 //       N sequential /halving requests, each burning 8 ms of CPU in halvableWork(milliseconds:) (4 ms with
 //       `--half 1`) and 4 ms in steadyWork(milliseconds:): the before and after of a change for `profctl diff`.
@@ -437,7 +441,32 @@ func runHalving(_ options: Options) -> UInt64 {
     return checksum
 }
 
+/// The hot function of `open-request`, with a name no other code has.
+@inline(never)
+func openRequestWork(_ seed: UInt64) -> UInt64 {
+    spin(seed, salt: 11)
+}
+
+/// `open-request --seconds S`: opens one /open-request span, prints `in-request`, burns S s of wall time in
+/// openRequestWork() inside it, then ends it. Tests kill the process, or let `--exit-inside 1` make it
+/// `exit(0)` at the deadline without ending the span or stopping the session, while the request is open.
+func runOpenRequest(_ options: Options) -> UInt64 {
+    let deadline = monotonicSeconds() + options.double("seconds", default: 60)
+    let exitInside = options.double("exit-inside", default: 0) != 0
+    let span = profiler?.beginSpan(route: "/open-request")
+    emit("in-request")
+    var checksum: UInt64 = 23
+    while monotonicSeconds() < deadline { checksum = openRequestWork(checksum) }
+    if exitInside {
+        emit("exiting inside the request")
+        exit(0)
+    }
+    if let span { profiler?.endSpan(span, status: 200) }
+    return checksum
+}
+
 let modes: [String: (Options) -> UInt64] = [
+    "open-request": runOpenRequest,
     "halving": runHalving,
     "async-routes": runAsyncRoutes,
     "blocking": runBlocking,

@@ -1,4 +1,5 @@
 import Foundation
+import ProfdProtocol
 
 /// Renders a report as a speedscope file (https://www.speedscope.app/file-format-schema.json).
 ///
@@ -18,7 +19,7 @@ public struct SpeedscopeRenderer: ReportRenderer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(file(report))
-        return String(decoding: data, as: UTF8.self) + "\n"
+        return String(decoding: TerminalSafe.json(data), as: UTF8.self) + "\n"
     }
 
     /// The speedscope document of `report`.
