@@ -87,3 +87,30 @@ int profd_is_procfs(int fd) {
     if (fstatfs(fd, &info) != 0) return 0;
     return info.f_type == PROC_SUPER_MAGIC;
 }
+
+#include <stdlib.h>
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+uint32_t *profd_peer_groups(int fd, int32_t *count) {
+    socklen_t size = 32 * sizeof(gid_t);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        gid_t *groups = malloc(size > 0 ? size : sizeof(gid_t));
+        if (!groups) { *count = -1; return NULL; }
+        socklen_t length = size;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &length) == 0) {
+            *count = (int32_t)(length / sizeof(gid_t));
+            if (*count == 0) { free(groups); return NULL; }
+            return (uint32_t *)groups;
+        }
+        int error = errno;
+        free(groups);
+        // ERANGE: the kernel wrote the size it needs into `length`.
+        if (error != ERANGE) { errno = error; *count = -1; return NULL; }
+        size = length > size ? length : size * 2;
+    }
+    errno = ERANGE;
+    *count = -1;
+    return NULL;
+}
