@@ -114,3 +114,22 @@ uint32_t *profd_peer_groups(int fd, int32_t *count) {
     *count = -1;
     return NULL;
 }
+
+#include <sys/mman.h>
+
+int profd_sealed_memfd(const char *name, const void *bytes, size_t length) {
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    size_t offset = 0;
+    while (offset < length) {
+        ssize_t written = write(fd, (const char *)bytes + offset, length - offset);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) { int error = errno; close(fd); errno = error; return -1; }
+        offset += (size_t)written;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0
+        || lseek(fd, 0, SEEK_SET) != 0) {
+        int error = errno; close(fd); errno = error; return -1;
+    }
+    return fd;
+}

@@ -59,6 +59,9 @@ struct ControlState {
     /// Per-session sample rate over about the last second: sample count then, rate.
     var rates: [String: (count: Int, perSecond: Int)] = [:]
     var lastRateNs: UInt64 = profd_monotonic_ns()
+    /// Whose each session is (session id → the profiled process's uid, as its `session.json` says):
+    /// filled when a session stops and lazily from `session.json` (ReportAccess.swift).
+    var owners: [String: UInt32] = [:]
 }
 
 /// The uids of a process, from `/proc/PID/status` (`Uid:` real, effective, saved, filesystem).
@@ -122,6 +125,10 @@ extension Daemon {
             }
         case .attachStop(let request):
             stopAttach(request.sessionId, for: connection)
+        case .listRequest(let request):
+            list(request.directory, for: connection)
+        case .openRequest(let request):
+            open(request.path, for: connection)
         default:
             return false
         }
@@ -242,6 +249,7 @@ extension Daemon {
         guard !attach.writing else { return }
         attach.writing = true
         let job = attach.session.finish(reason: reason)
+        rememberOwner(of: attach.session)
         attach.releaseDescriptors()
         status.sessionsChanged = true
         logger.info("session stopped", metadata: [
@@ -355,7 +363,7 @@ extension Daemon {
     // MARK: Status
 
     /// Every session being profiled: clients' own and attach sessions.
-    private func openSessions() -> [(session: ProfilingSession, attach: AttachSession?)] {
+    func openSessions() -> [(session: ProfilingSession, attach: AttachSession?)] {
         let clients = connections.values.compactMap { $0.session }.map { (session: $0, attach: AttachSession?.none) }
         let attached = control.attach.values.filter { !$0.writing }.map { (session: $0.session, attach: Optional($0)) }
         return (clients + attached).sorted { $0.session.id < $1.session.id }

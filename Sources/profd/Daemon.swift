@@ -325,6 +325,7 @@ final class Daemon: @unchecked Sendable {
 
     private func submit(_ session: ProfilingSession, of connection: ClientConnection, reason: String) {
         let job = session.finish(reason: reason)
+        rememberOwner(of: session)  // report access
         status.sessionsChanged = true
         // Kept requests that ended in the last moments: their samples are all in now.
         for live in session.dueLiveRequests(nowNs: .max) { writer.submitLive(live) }

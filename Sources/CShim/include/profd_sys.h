@@ -53,3 +53,11 @@ int profd_is_procfs(int fd);
 /// errno set on failure.
 uint32_t *profd_peer_groups(int fd, int32_t *count);
 #endif
+
+#ifndef PROFD_SYS_H_MEMFD
+#define PROFD_SYS_H_MEMFD
+#include <stddef.h>
+/// A sealed, close-on-exec memfd holding `length` bytes of `bytes`, its offset at 0: a reply too big for
+/// one message, passed as an fd. Returns -1 with errno set on failure.
+int profd_sealed_memfd(const char *name, const void *bytes, size_t length);
+#endif
