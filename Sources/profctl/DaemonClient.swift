@@ -13,10 +13,12 @@ struct SocketOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("profd's socket (default: $PROFD_SOCKET, else \(SocketOptions.defaultPath)).", valueName: "path"))
     var socket: String?
 
-    var path: String {
-        if let socket { return socket }
+    var path: String { socket ?? Self.environmentOrDefault }
+
+    /// `$PROFD_SOCKET`, else the default: the socket when no `--socket` is given.
+    static var environmentOrDefault: String {
         if let environment = getenv("PROFD_SOCKET"), environment.pointee != 0 { return String(cString: environment) }
-        return Self.defaultPath
+        return defaultPath
     }
 }
 

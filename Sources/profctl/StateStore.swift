@@ -202,7 +202,7 @@ enum StateCompletion {
             if word == "--socket", index + 1 < words.count { return words[index + 1] }
             if word.hasPrefix("--socket=") { return String(word.dropFirst("--socket=".count)) }
         }
-        return SocketOptions().path
+        return SocketOptions.environmentOrDefault
     }
 
     /// What the command line would read: the directory, or profd (as the command would choose).
