@@ -185,4 +185,31 @@ struct ReportAccessTests {
         let listA = try Self.profctl(["list", "--json"], daemon, as: Self.userA)
         #expect(try Self.listedIds(listA).count == 1, "\(listA.stderr)")
     }
+
+    @Test("follow and top through profd: each uid sees only its own running sessions")
+    func liveThroughDaemon() throws {
+        try #require(getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "root and setpriv are needed")
+        let daemon = try DaemonHarness(arguments: ["--socket-mode", "666"])
+        // ~6 s of /sleepy requests (210 ms each, all kept as slow) per user.
+        let clients = try [Self.userA, Self.userB].map { uid in
+            try ChildProcess("/usr/bin/setpriv", ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", try Self.executable("profd-testload"),
+                                                  "sleepy", "--requests", "30", "--profd-socket", daemon.socketPath],
+                             environment: ["PROFD_TESTLOAD_SLOW_MS=100"])
+        }
+        defer { for client in clients { client.signal(SIGKILL); _ = client.waitForExit() } }
+        for client in clients { try client.waitUntilReady(timeoutMs: 20_000) }
+        usleep(1_500_000)
+        let (pidA, pidB) = (clients[0].pid, clients[1].pid)
+
+        let follow = try Self.profctl(["follow", "--once", "-n", "50"], daemon, as: Self.userA)
+        #expect(follow.code == 0, "\(follow.stderr)")
+        let headers = follow.stdout.split(separator: "\n").filter { $0.hasPrefix("── ") }
+        #expect(!headers.isEmpty, "A follows its own kept requests: \(follow.stdout.prefix(500)) \(follow.stderr)")
+        #expect(headers.allSatisfy { $0.contains("-\(pidA)-") && !$0.contains("-\(pidB)-") }, "\(headers)")
+
+        let top = try Self.profctl(["top", "--once"], daemon, as: Self.userB)
+        #expect(top.code == 0, "\(top.stderr)")
+        #expect(top.stdout.contains("pid \(pidB)") && !top.stdout.contains("pid \(pidA)"), "\(top.stdout)")
+        #expect(top.stdout.contains("1 running session"), "\(top.stdout)")
+    }
 }
