@@ -59,9 +59,6 @@ struct ControlState {
     /// Per-session sample rate over about the last second: sample count then, rate.
     var rates: [String: (count: Int, perSecond: Int)] = [:]
     var lastRateNs: UInt64 = profd_monotonic_ns()
-    /// Whose each session is (session id → the profiled process's uid, as its `session.json` says):
-    /// filled when a session stops and lazily from `session.json` (ReportAccess.swift).
-    var owners: [String: UInt32] = [:]
 }
 
 /// The uids of a process, from `/proc/PID/status` (`Uid:` real, effective, saved, filesystem).

@@ -35,6 +35,8 @@ final class Daemon: @unchecked Sendable {
     static let topWatchNs: UInt64 = 5_000_000_000
     /// Attach sessions and per-session rates (Control.swift).
     var control = ControlState()
+    /// Whose each stored session is, for reads through the daemon (ReportAccess.swift).
+    let owners = SessionOwners()
 
     init(configuration: DaemonConfiguration, logger: Logger) throws(DaemonError) {
         self.configuration = configuration
@@ -66,6 +68,7 @@ final class Daemon: @unchecked Sendable {
         }
         status.usage = store.usage()
         store.clearLive()
+        owners.scanInBackground(store)  // report access
         writer.scheduleRetention(everySeconds: configuration.retentionIntervalSeconds)
         let listener: UnixListener
         if let passed = SocketActivation.adoptListener() {

@@ -15,25 +15,17 @@ import ProfdProtocol
 extension Daemon {
     /// Keeps the owner of a session that stops, so reading its reports needs no `session.json` parse.
     func rememberOwner(of session: ProfilingSession) {
-        // Ids of sessions retention removed are never asked again; a bound keeps the map small.
-        if control.owners.count >= 100_000 { control.owners.removeAll() }
-        control.owners[session.id] = session.peer.uid
+        owners.record(session.id, owner: session.peer.uid)
     }
 
-    /// The uid that owns session `id`: a running session's, the remembered one, or (once) the `uid`
-    /// of its `session.json`. Nil when it has no session.json (missing, or not a session).
+    /// The uid that owns session `id`: a running session's, a known one, or else the `uid` of its
+    /// `session.json`, read here once (only for a session the start-up scan has not reached yet, or that
+    /// was copied in later). Nil when it has no session.json (missing, or not a session).
     func owner(ofSession id: String) -> UInt32? {
-        if let known = control.owners[id] { return known }
+        if let known = owners.owner(of: id) { return known }
         if let running = openSessions().first(where: { $0.session.id == id }) { return running.session.peer.uid }
-        struct Index: Decodable {
-            struct Session: Decodable { var uid: UInt32 }
-            var session: Session
-        }
-        let store = ReportStore(stateDirectory: configuration.stateDirectory)
-        guard let bytes = try? store.readFile(session: id, relativePath: "session.json"),
-              let uid = try? JSONDecoder().decode(Index.self, from: Data(bytes)).session.uid
-        else { return nil }
-        control.owners[id] = uid
+        guard let uid = SessionOwners.readOwner(id, in: ReportStore(stateDirectory: configuration.stateDirectory)) else { return nil }
+        owners.record(id, owner: uid)
         return uid
     }
 

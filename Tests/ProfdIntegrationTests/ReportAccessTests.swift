@@ -127,6 +127,13 @@ struct ReportAccessTests {
             checked += 1
         }
         #expect(checked > 8)
+
+        // After a restart the owners come from the sessions' session.json: still A's alone.
+        #expect(daemon.stop().exitCode == 0)
+        let restarted = try DaemonHarness(reusing: daemon, arguments: ["--socket-mode", "666"])
+        #expect(try Self.listedIds(Self.profctl(["list", "--json"], restarted, as: Self.userA)) == [sessionA])
+        let deniedAfterRestart = try Self.profctl(["dump", "--session", sessionB], restarted, as: Self.userA)
+        #expect(deniedAfterRestart.code == 3 && deniedAfterRestart.stdout.isEmpty)
     }
 
     @Test("openRequest refuses .., absolute paths, hidden names and symlinks planted inside a session (even for root)")
