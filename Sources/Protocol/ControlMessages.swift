@@ -155,7 +155,7 @@ public struct StatusDocument: Codable, Sendable, Equatable {
     public var version: Int
     public var daemon: Daemon
     public var disk: Disk
-    /// The open sessions the requester may see: all of them for root, else only those of its own uid.
+    /// The open sessions the requester may see: all of them for root and the admin group, else only those of its own uid.
     public var sessions: [Session]
     /// Open sessions of other uids, not listed (they are not the requester's to see).
     public var otherUsersSessions: Int
