@@ -133,13 +133,17 @@ struct DirectoryStateReader: StateReader {
 /// profd, over its socket: `listRequest` and `openRequest`, answered with an open fd when the session is
 /// the caller's (or the caller is root or in profd's admin group). Another user's session is "not found".
 final class DaemonStateReader: StateReader {
-    private let client: DaemonClient
+    private let socketPath: String
+    /// The connection; dropped when it fails, and made again at the next request (follow and top outlive
+    /// a restart of profd).
+    private var connection: DaemonClient?
 
     init(_ client: DaemonClient) {
-        self.client = client
+        socketPath = client.path
+        connection = client
     }
 
-    var location: String { "profd on \(client.path)" }
+    var location: String { "profd on \(socketPath)" }
 
     func sessionIds() throws(ProfctlError) -> [String] {
         try lines(of: fetch(.listRequest(ListRequest(directory: ListRequest.sessions)), what: "sessions")).filter(ReportStore.isValidSessionId)
@@ -184,11 +188,19 @@ final class DaemonStateReader: StateReader {
 
     private func fetch(_ request: ProfdMessage, what: String, modified: inout Double) throws(ProfctlError) -> [UInt8] {
         let received: DaemonClient.Received
+        let client: DaemonClient
         do {
+            if let connection {
+                client = connection
+            } else {
+                client = try DaemonClient.attempt(socketPath).get()
+                connection = client
+            }
             try client.send(request)
             received = try client.receive()
         } catch {
-            throw ProfctlError("cannot read \(TerminalSafe.string(what)) through profd on \(TerminalSafe.string(client.path))")
+            connection = nil
+            throw ProfctlError("cannot read \(TerminalSafe.string(what)) through profd on \(TerminalSafe.string(socketPath))")
         }
         switch received {
         case .message(.fileReply):
