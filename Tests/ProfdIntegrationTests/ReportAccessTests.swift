@@ -108,6 +108,10 @@ struct ReportAccessTests {
         #expect(try Self.listedIds(Self.profctl(["list", "--json"], daemon, as: nil)) == [sessionA, sessionB])
         let admin = try Self.profctl(["list", "--json"], daemon, as: Self.outsider, groups: [Self.adminGroup])
         #expect(try Self.listedIds(admin) == [sessionA, sessionB], "\(admin.stderr)")
+        // More supplementary groups than profd's first SO_PEERGROUPS buffer (32): the ERANGE retry finds the last.
+        let manyGroups = Array(62_000..<62_040).map(UInt32.init) + [Self.adminGroup]
+        let adminOfMany = try Self.profctl(["list", "--json"], daemon, as: Self.outsider, groups: manyGroups)
+        #expect(try Self.listedIds(adminOfMany) == [sessionA, sessionB], "\(adminOfMany.stderr)")
         let adminDump = try Self.profctl(["dump", "--session", sessionB], daemon, as: Self.outsider, groups: [Self.adminGroup])
         #expect(adminDump.code == 0 && adminDump.stdout.contains("/split"), "\(adminDump.stderr)")
         let outsider = try Self.profctl(["list", "--json"], daemon, as: Self.outsider, groups: [Self.adminGroup + 1])
