@@ -67,6 +67,28 @@ struct ReportAccessTests {
         return try run(try executable("profctl"), stateDir + arguments + ["--socket", daemon.socketPath], as: uid, groups: groups)
     }
 
+    /// One `openRequest` over a raw socket as `uid` (a Python client under setpriv): "fileReply fd" when the
+    /// answer is a fileReply carrying a descriptor, "error CODE" for an error reply.
+    static func rawOpen(_ path: String, _ daemon: DaemonHarness, as uid: UInt32) throws -> String {
+        let script = #"""
+        import array, socket, struct, sys
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(sys.argv[1])
+        path = sys.argv[2].encode()
+        payload = struct.pack("<H", len(path)) + path
+        s.sendall(bytes([0x50, 0x46, 1, 0x14]) + struct.pack("<I", len(payload)) + payload)
+        fds = array.array("i")
+        data, ancillary, _, _ = s.recvmsg(64, socket.CMSG_SPACE(4 * fds.itemsize))
+        for level, kind, item in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(item[:len(item) - len(item) % fds.itemsize])
+        if data[3] == 0x91 and len(fds) == 1: print("fileReply fd")
+        elif data[3] == 0x8F: print("error %d" % struct.unpack("<H", data[8:10])[0])
+        else: print("type %d with %d fds" % (data[3], len(fds)))
+        """#
+        return try run("/usr/bin/python3", ["-c", script, daemon.socketPath, path], as: uid).stdout
+    }
+
     static func listedIds(_ run: Run) throws -> Set<String> {
         guard run.code == 0 else { return [] }
         let array = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]], "\(run.stdout)")
@@ -76,7 +98,9 @@ struct ReportAccessTests {
     @Test("list and dump through profd: each uid sees its own sessions; root and the admin group see all; nothing leaks; files 0640, directories 0750, state 0700")
     func ownership() throws {
         try #require(getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "root and setpriv are needed")
-        let daemon = try DaemonHarness(arguments: ["--socket-mode", "666", "--admin-group", String(Self.adminGroup)])
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("report-access-\(UUID().uuidString.prefix(8)).log").path
+        defer { unlink(logFile) }
+        let daemon = try DaemonHarness(arguments: ["--socket-mode", "666", "--admin-group", String(Self.adminGroup)], logFile: logFile)
         let sessionA = try Self.clientSession(of: Self.userA, daemon)
         let sessionB = try Self.clientSession(of: Self.userB, daemon)
 
@@ -103,6 +127,14 @@ struct ReportAccessTests {
         // diff of B's session as A is refused the same way.
         let diff = try Self.profctl(["diff", sessionA, sessionB], daemon, as: Self.userA)
         #expect(diff.code == 3 && diff.stdout.isEmpty, "\(diff.stderr)")
+
+        // profctl never asks for B's files (B is not in A's list); a raw openRequest as A gets the same
+        // answer as a missing session, and is logged with A's uid.
+        #expect(try Self.rawOpen("sessions/\(sessionB)/session.json", daemon, as: Self.userA) == "error 9")
+        #expect(try Self.rawOpen("sessions/\(sessionB)x/session.json", daemon, as: Self.userA) == "error 9")
+        #expect(try Self.rawOpen("sessions/\(sessionA)/session.json", daemon, as: Self.userA) == "fileReply fd")
+        let refusals = (TestFiles.text(logFile) ?? "").split(separator: "\n").filter { $0.contains("report read refused") }
+        #expect(refusals.contains { $0.contains("profd.client_uid=\(Self.userA)") && $0.contains("profd.path=sessions/\(sessionB)/") }, "\(refusals)")
 
         // Root reads the directory directly; the admin group through profd; a non-member sees nothing.
         #expect(try Self.listedIds(Self.profctl(["list", "--json"], daemon, as: nil)) == [sessionA, sessionB])
@@ -143,7 +175,9 @@ struct ReportAccessTests {
     @Test("openRequest refuses .., absolute paths, hidden names and symlinks planted inside a session (even for root)")
     func traversal() throws {
         try #require(getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0, "root and setpriv are needed")
-        let daemon = try DaemonHarness(arguments: ["--socket-mode", "666"])
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("report-access-\(UUID().uuidString.prefix(8)).log").path
+        defer { unlink(logFile) }
+        let daemon = try DaemonHarness(arguments: ["--socket-mode", "666"], logFile: logFile)
         let session = try Self.clientSession(of: Self.userA, daemon)
         let directory = daemon.stateDirectory + "/sessions/" + session
         #expect(symlink("/etc/passwd", directory + "/planted.json") == 0)
@@ -176,6 +210,10 @@ struct ReportAccessTests {
             }
         }
         #expect(daemon.isRunning)
+        // Every refusal is logged with who asked (here root, uid 0) and what.
+        let refusals = (TestFiles.text(logFile) ?? "").split(separator: "\n").filter { $0.contains("report read refused") }
+        #expect(refusals.count == 17, "\(refusals.count) refusals logged")
+        #expect(refusals.contains { $0.contains("profd.client_uid=0") && $0.contains("planted.json is a symlink (not followed)") })
     }
 
     @Test("attach: an admin-group member may attach to another uid's process; a non-member may not (exit 4)")
