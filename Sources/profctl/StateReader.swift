@@ -121,7 +121,7 @@ struct DirectoryStateReader: StateReader {
         let fd = open(store.liveDirectory(session: id) + "/" + name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        guard let bytes = try? DaemonStateReader.readAll(fd, what: name) else { return nil }
+        guard let bytes = try? readWholeFile(fd, what: name) else { return nil }
         return LiveFile(bytes: bytes, modified: modificationTime(of: fd))
     }
 
@@ -208,7 +208,7 @@ final class DaemonStateReader: StateReader {
             guard fd >= 0 else { throw ProfctlError("profd answered without a file for \(TerminalSafe.string(what))") }
             defer { close(fd) }
             modified = modificationTime(of: fd)
-            return try Self.readAll(fd, what: what)
+            return try readWholeFile(fd, what: what)
         case .message(.error(let error)):
             let message = TerminalSafe.string(error.message)
             switch error.code {
@@ -223,18 +223,19 @@ final class DaemonStateReader: StateReader {
             throw ProfctlError("profd answered a report request with something else")
         }
     }
+}
 
-    static func readAll(_ fd: Int32, what: String) throws(ProfctlError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else {
-                throw ProfctlError("cannot read \(TerminalSafe.string(what)) from profd: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
+/// Everything an open file holds, from its current offset.
+func readWholeFile(_ fd: Int32, what: String) throws(ProfctlError) -> [UInt8] {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count >= 0 else {
+            throw ProfctlError("cannot read \(TerminalSafe.string(what)): \(String(cString: strerror(errno)))")
         }
+        if count == 0 { return bytes }
+        bytes += chunk[0..<count]
     }
 }
