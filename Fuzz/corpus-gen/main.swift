@@ -28,6 +28,9 @@ let messages: [(String, ProfdMessage)] = [
     ("attachStart", .attachStart(AttachStart(pid: 4242, durationMs: 30_000, frequencyHz: 999))),
     ("attachStop", .attachStop(AttachStop(sessionId: "20261126T165257.407Z-4242-3"))),
     ("statusReply", .statusReply(StatusReply(document: #"{"version":1,"sessions":[],"ü":"€"}"#))),
+    ("listRequest", .listRequest(ListRequest(directory: "live/20261126T165257.407Z-4242-3"))),
+    ("openRequest", .openRequest(OpenRequest(path: "sessions/20261126T165257.407Z-4242-3/routes/GET%20%2Fcompute.json"))),
+    ("fileReply", .fileReply(FileReply(byteCount: 947_631))),
 ]
 
 func header(type: UInt8, length: UInt32, version: UInt8 = 1) -> [UInt8] {

@@ -98,3 +98,49 @@ int profd_is_procfs(int fd) {
     if (fstatfs(fd, &info) != 0) return 0;
     return info.f_type == PROC_SUPER_MAGIC;
 }
+
+#include <stdlib.h>
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
+
+uint32_t *profd_peer_groups(int fd, int32_t *count) {
+    socklen_t size = 32 * sizeof(gid_t);
+    for (int attempt = 0; attempt < 8; attempt++) {
+        gid_t *groups = malloc(size > 0 ? size : sizeof(gid_t));
+        if (!groups) { *count = -1; return NULL; }
+        socklen_t length = size;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &length) == 0) {
+            *count = (int32_t)(length / sizeof(gid_t));
+            if (*count == 0) { free(groups); return NULL; }
+            return (uint32_t *)groups;
+        }
+        int error = errno;
+        free(groups);
+        // ERANGE: the kernel wrote the size it needs into `length`.
+        if (error != ERANGE) { errno = error; *count = -1; return NULL; }
+        size = length > size ? length : size * 2;
+    }
+    errno = ERANGE;
+    *count = -1;
+    return NULL;
+}
+
+#include <sys/mman.h>
+
+int profd_sealed_memfd(const char *name, const void *bytes, size_t length) {
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) return -1;
+    size_t offset = 0;
+    while (offset < length) {
+        ssize_t written = write(fd, (const char *)bytes + offset, length - offset);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) { int error = errno; close(fd); errno = error; return -1; }
+        offset += (size_t)written;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0
+        || lseek(fd, 0, SEEK_SET) != 0) {
+        int error = errno; close(fd); errno = error; return -1;
+    }
+    return fd;
+}

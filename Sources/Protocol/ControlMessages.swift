@@ -155,7 +155,7 @@ public struct StatusDocument: Codable, Sendable, Equatable {
     public var version: Int
     public var daemon: Daemon
     public var disk: Disk
-    /// The open sessions the requester may see: all of them for root, else only those of its own uid.
+    /// The open sessions the requester may see: all of them for root and the admin group, else only those of its own uid.
     public var sessions: [Session]
     /// Open sessions of other uids, not listed (they are not the requester's to see).
     public var otherUsersSessions: Int
@@ -170,5 +170,45 @@ public struct StatusDocument: Codable, Sendable, Equatable {
         self.sessions = sessions
         self.otherUsersSessions = otherUsersSessions
         self.omittedSessions = omittedSessions
+    }
+}
+
+// The daemon-mediated read path: profctl reads reports through profd, which checks that the requester
+// (SO_PEERCRED) owns them, or is root or in the admin group, and passes an open read-only fd back.
+
+/// Control → daemon (0x13): which entries of a directory of the state directory the requester may read.
+/// Answered with `fileReply`: a sealed memfd holding one name per line (`\n`), sorted.
+public struct ListRequest: Sendable, Equatable {
+    /// `sessions` (stored session ids), `live` (running sessions with a live folder), or `live/<id>`
+    /// (the files of one live folder). At most `ProtocolLimits.path` bytes.
+    public var directory: String
+
+    public static let sessions = "sessions"
+    public static let live = "live"
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+}
+
+/// Control → daemon (0x14): open one file of a session, read-only. Answered with `fileReply`, or
+/// `error(notFound)` for a missing file and for a session that is not the requester's alike.
+public struct OpenRequest: Sendable, Equatable {
+    /// `sessions/<id>/<relative path>` or `live/<id>/<name>`: no `.` or `..` component, not absolute, no
+    /// symlink anywhere. At most `ProtocolLimits.path` bytes.
+    public var path: String
+
+    public init(path: String) {
+        self.path = path
+    }
+}
+
+/// Daemon → control (0x91): the answer to `listRequest` or `openRequest`. The frame carries one file
+/// descriptor (SCM_RIGHTS, attached to its first byte), open read-only; the payload is its size then.
+public struct FileReply: Sendable, Equatable {
+    public var byteCount: UInt64
+
+    public init(byteCount: UInt64) {
+        self.byteCount = byteCount
     }
 }

@@ -35,6 +35,12 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let attachStart = MessageType(rawValue: 0x11)
     /// Control → daemon: stop an attach session and write its reports; see `AttachStop`.
     public static let attachStop = MessageType(rawValue: 0x12)
+    /// Control → daemon: list stored sessions or live entries the requester may read; see `ListRequest`.
+    public static let listRequest = MessageType(rawValue: 0x13)
+    /// Control → daemon: open one report file read-only; see `OpenRequest`.
+    public static let openRequest = MessageType(rawValue: 0x14)
+    /// Daemon → control: an open file, passed with the frame (SCM_RIGHTS); see `FileReply`.
+    public static let fileReply = MessageType(rawValue: 0x91)
     /// Daemon → control: the daemon's status as a JSON document; see `StatusReply`.
     public static let statusReply = MessageType(rawValue: 0x90)
 
@@ -45,6 +51,7 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
         .hello, .startSession, .spanBegin, .spanEnd, .stopSession, .runSlices,
         .helloAck, .sessionStarted, .sessionStopped, .error,
         .statusRequest, .attachStart, .attachStop, .statusReply,
+        .listRequest, .openRequest, .fileReply,
     ]
 
     /// True for types a client sends to the daemon (0x00–0x7F).
@@ -67,6 +74,9 @@ public struct MessageType: RawRepresentable, Hashable, Sendable, CustomStringCon
         case .attachStart: name = "attachStart"
         case .attachStop: name = "attachStop"
         case .statusReply: name = "statusReply"
+        case .listRequest: name = "listRequest"
+        case .openRequest: name = "openRequest"
+        case .fileReply: name = "fileReply"
         default: name = "unknown"
         }
         return "\(name)(0x\(hex(rawValue)))"

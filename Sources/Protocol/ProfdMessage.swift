@@ -14,6 +14,9 @@ public enum ProfdMessage: Sendable, Equatable {
     case attachStart(AttachStart)
     case attachStop(AttachStop)
     case statusReply(StatusReply)
+    case listRequest(ListRequest)
+    case openRequest(OpenRequest)
+    case fileReply(FileReply)
 
     /// The header type byte of this message.
     public var type: MessageType {
@@ -32,6 +35,9 @@ public enum ProfdMessage: Sendable, Equatable {
         case .attachStart: .attachStart
         case .attachStop: .attachStop
         case .statusReply: .statusReply
+        case .listRequest: .listRequest
+        case .openRequest: .openRequest
+        case .fileReply: .fileReply
         }
     }
 
@@ -117,6 +123,12 @@ public enum ProfdMessage: Sendable, Equatable {
             buffer.appendString(m.sessionId, limit: ProtocolLimits.sessionId)
         case .statusReply(let m):
             buffer.appendString(m.document, limit: ProtocolLimits.statusDocument)
+        case .listRequest(let m):
+            buffer.appendString(m.directory, limit: ProtocolLimits.path)
+        case .openRequest(let m):
+            buffer.appendString(m.path, limit: ProtocolLimits.path)
+        case .fileReply(let m):
+            buffer.appendLittleEndian(m.byteCount)
         }
         // Every v1 payload is below 64 KiB (runSlices: 2 + 2048 × 28 bytes; statusReply: 2 + 65 000), so the length fits in UInt32.
         let length = UInt32(buffer.count - start - ProtocolLimits.headerLength)
@@ -257,6 +269,12 @@ public enum ProfdMessage: Sendable, Equatable {
             message = .attachStop(AttachStop(sessionId: try r.string("sessionId", limit: ProtocolLimits.sessionId)))
         case .statusReply:
             message = .statusReply(StatusReply(document: try r.string("document", limit: ProtocolLimits.statusDocument)))
+        case .listRequest:
+            message = .listRequest(ListRequest(directory: try r.string("directory", limit: ProtocolLimits.path)))
+        case .openRequest:
+            message = .openRequest(OpenRequest(path: try r.string("path", limit: ProtocolLimits.path)))
+        case .fileReply:
+            message = .fileReply(FileReply(byteCount: try r.uint64()))
         default:
             throw .unknownMessageType(type.rawValue)
         }

@@ -13,10 +13,12 @@ struct SocketOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("profd's socket (default: $PROFD_SOCKET, else \(SocketOptions.defaultPath)).", valueName: "path"))
     var socket: String?
 
-    var path: String {
-        if let socket { return socket }
+    var path: String { socket ?? Self.environmentOrDefault }
+
+    /// `$PROFD_SOCKET`, else the default: the socket when no `--socket` is given.
+    static var environmentOrDefault: String {
         if let environment = getenv("PROFD_SOCKET"), environment.pointee != 0 { return String(cString: environment) }
-        return Self.defaultPath
+        return defaultPath
     }
 }
 
@@ -36,13 +38,23 @@ final class DaemonClient {
     let fd: Int32
     let path: String
     private var decoder = FrameDecoder()
+    /// File descriptors that came with the daemon's bytes (SCM_RIGHTS), oldest first: one per `fileReply`.
+    private var passedFds: [Int32] = []
 
     private init(fd: Int32, path: String) {
         self.fd = fd
         self.path = path
     }
 
-    deinit { close(fd) }
+    deinit {
+        close(fd)
+        for passed in passedFds { close(passed) }
+    }
+
+    /// The fd that came with the `fileReply` just received; the caller closes it. -1 if none came.
+    func takePassedFd() -> Int32 {
+        passedFds.isEmpty ? -1 : passedFds.removeFirst()
+    }
 
     /// Connects to `path`: exit 1 with a hint when no daemon listens there, 4 when the socket's
     /// permissions keep the caller out.
@@ -150,8 +162,10 @@ final class DaemonClient {
             }
             guard descriptors[0].revents != 0 else { continue }
             var buffer = [UInt8](repeating: 0, count: 65_536)
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
+            var passed: Int32 = -1
+            let count = buffer.withUnsafeMutableBytes { profd_recv_with_fd(fd, $0.baseAddress!, $0.count, &passed) }
+            if passed >= 0 { passedFds.append(passed) }
+            if count < 0 && (errno == EINTR || errno == EAGAIN) { continue }
             guard count > 0 else {
                 fail("profd closed the connection" + (count < 0 ? ": \(String(cString: strerror(errno)))" : ""))
                 throw ExitCode.failure

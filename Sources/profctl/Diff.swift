@@ -40,6 +40,7 @@ struct Diff: ParsableCommand {
     }
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var daemon: SocketOptions
 
     @Argument(help: "Before: a session id, latest, previous, or a JSON report's path.")
     var a = "previous"
@@ -82,7 +83,7 @@ struct Diff: ParsableCommand {
     }
 
     func run() throws {
-        let store = ReportStore(stateDirectory: global.stateDir)
+        let store = StateStore(global, daemon)
         let before = try load(a, route: route ?? routeA, store: store, side: "A")
         let after = try load(b, route: route ?? routeB, store: store, side: "B")
         let diff = ProfileDiff(a: before, b: after, basis: basis, ranking: sort)
@@ -111,7 +112,7 @@ struct Diff: ParsableCommand {
     // MARK: - Finding the two reports
 
     /// The report a side names: a JSON report's path, or a stored session (its route with `route`).
-    private func load(_ reference: String, route: String?, store: ReportStore, side: String) throws -> ProfileReport {
+    private func load(_ reference: String, route: String?, store: StateStore, side: String) throws -> ProfileReport {
         if reference.contains("/") || reference.hasSuffix(".json") {
             return try loadFile(reference, route: route, side: side)
         }
@@ -120,10 +121,10 @@ struct Diff: ParsableCommand {
         if let route {
             let routes: [RouteSummary]
             do {
-                routes = try store.routes(session: sessionId)
+                routes = try store.index(session: sessionId).routes ?? []
             } catch {
-                fail("\(side): \(error)")
-                throw ExitCode.failure
+                fail("\(side): \(error.message)")
+                throw error.code
             }
             guard let entry = routes.first(where: { $0.route == route }) else {
                 fail("\(side): session \(sessionId) has no route '\(TerminalSafe.string(route))'. Routes: \(Self.list(routes.map(\.route)))")
@@ -137,10 +138,10 @@ struct Diff: ParsableCommand {
         }
         let bytes: [UInt8]
         do {
-            bytes = try store.readFile(session: sessionId, relativePath: path)
+            bytes = try store.read(session: sessionId, path)
         } catch {
-            fail("\(side): cannot read \(path) of session \(sessionId): \(error)")
-            throw ExitCode.failure
+            fail("\(side): \(error.message)")
+            throw error.code
         }
         return try decode(bytes, what: "\(path) of session \(sessionId)", side: side)
     }
@@ -193,13 +194,17 @@ struct Diff: ParsableCommand {
     }
 
     /// `latest`, `previous`, an exact id, or a prefix matching exactly one id.
-    private func resolveSession(_ reference: String, store: ReportStore, side: String) throws -> String {
-        let ids = store.sessionIds()
+    private func resolveSession(_ reference: String, store: StateStore, side: String) throws -> String {
+        let ids: [String]
+        do { ids = try store.sessionIds() } catch {
+            fail("\(side): \(error.message)")
+            throw error.code
+        }
         switch reference {
         case "latest", "previous":
             let needed = reference == "latest" ? 1 : 2
             guard ids.count >= needed else {
-                fail("\(side): '\(reference)' needs \(needed) session\(needed == 1 ? "" : "s") in \(global.stateDir)/sessions; there \(ids.count == 1 ? "is" : "are") \(ids.count)."
+                fail("\(side): '\(reference)' needs \(needed) session\(needed == 1 ? "" : "s") in \(TerminalSafe.string(store.path)); there \(ids.count == 1 ? "is" : "are") \(ids.count)."
                      + " Is profd running with this --state-dir?")
                 throw ProfctlExit.notFound
             }
@@ -213,7 +218,7 @@ struct Diff: ParsableCommand {
                 throw ProfctlExit.notFound
             }
             let nearest = Self.nearest(to: reference, in: ids)
-            fail("\(side): no session '\(TerminalSafe.string(reference))' in \(global.stateDir)."
+            fail("\(side): no session '\(TerminalSafe.string(reference))' in \(TerminalSafe.string(store.path))."
                  + (nearest.isEmpty ? "" : " Nearest sessions:\n  " + nearest.joined(separator: "\n  ")))
             throw ProfctlExit.notFound
         }

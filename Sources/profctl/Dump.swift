@@ -63,6 +63,7 @@ struct Dump: ParsableCommand {
     }
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var daemon: SocketOptions
 
     @Option(name: .long, help: "Output format (default: text; html with --open).")
     var format: Format?
@@ -114,7 +115,7 @@ struct Dump: ParsableCommand {
         if format == .pprof && output == nil && isatty(STDOUT_FILENO) == 1 {
             throw ProfctlError.usage("pprof output is binary; write it to a file with --output FILE (or pipe it)")
         }
-        let store = StateStore(global.stateDir)
+        let store = StateStore(global, daemon)
         let sessionId: String
         var kept: KeptRequest?
         if let request {

@@ -28,6 +28,7 @@ struct Follow: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var daemon: SocketOptions
 
     @Option(name: .long, help: "Only this session's requests.")
     var session: String?
@@ -53,19 +54,21 @@ struct Follow: ParsableCommand {
     }
 
     func run() throws {
-        let store = ReportStore(stateDirectory: global.stateDir)
-        guard access(global.stateDir, R_OK | X_OK) == 0 || errno == ENOENT else {
-            fail("cannot read \(global.stateDir): \(String(cString: strerror(errno))). Reports are readable by group profd: usermod -aG profd $USER")
-            throw ExitCode(4)
+        let reader = stateReader(global, daemon)
+        if reader is DirectoryStateReader {
+            guard access(global.stateDir, R_OK | X_OK) == 0 || errno == ENOENT else {
+                fail("cannot read \(TerminalSafe.string(global.stateDir)): \(String(cString: strerror(errno))); \(ProfctlError.permissionHint)")
+                throw ProfctlExit.permission
+            }
         }
         let colour = !json && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
-        var seen = Set(store.liveRequests(session: session))
-        for file in Array(seen.sorted().suffix(lines)) { show(file, store: store, colour: colour) }
+        var seen = Set(liveRequests(reader))
+        for file in Array(seen.sorted().suffix(lines)) { show(file, reader: reader, colour: colour) }
         while !once {
-            let now = store.liveRequests(session: session)
+            let now = liveRequests(reader)
             for file in now where !seen.contains(file) {
                 seen.insert(file)
-                show(file, store: store, colour: colour)
+                show(file, reader: reader, colour: colour)
             }
             // Forget folders profd removed, so a long follow does not grow without bound.
             seen.formIntersection(now)
@@ -73,8 +76,26 @@ struct Follow: ParsableCommand {
         }
     }
 
-    private func show(_ file: ReportStore.LiveRequestFile, store: ReportStore, colour: Bool) {
-        guard let bytes = try? store.readLive(relativePath: file.jsonPath),
+    /// One live kept request: `live/<session>/<base>.txt` (written last) and `.json`.
+    struct LiveRequest: Hashable, Comparable {
+        var session: String
+        /// `<end-ns>-<span-id>`: sorts in the order requests ended.
+        var base: String
+
+        static func < (a: Self, b: Self) -> Bool { (a.base, a.session) < (b.base, b.session) }
+    }
+
+    /// The live kept requests present now (their text written), in the order they ended.
+    private func liveRequests(_ reader: any StateReader) -> [LiveRequest] {
+        let sessions = session.map { [$0] } ?? reader.liveSessionIds()
+        return sessions.flatMap { id in
+            reader.liveEntries(session: id).filter { $0.hasSuffix(".txt") && !$0.hasPrefix(".") }
+                .map { LiveRequest(session: id, base: String($0.dropLast(4))) }
+        }.sorted()
+    }
+
+    private func show(_ file: LiveRequest, reader: any StateReader, colour: Bool) {
+        guard let bytes = reader.readLive(session: file.session, file.base + ".json")?.bytes,
               let report = try? ProfileReport(jsonReport: bytes),
               case .request(let request) = report.scope,
               RoutePattern.selects(request.route, included: route, excluded: [])

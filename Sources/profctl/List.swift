@@ -38,6 +38,7 @@ struct List: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var daemon: SocketOptions
 
     @Option(name: .long, help: ArgumentHelp("Only sessions of this service (exact, or a pattern with *).", valueName: "service"))
     var service: String?
@@ -73,7 +74,7 @@ struct List: ParsableCommand {
     }
 
     func run() throws {
-        let store = StateStore(global.stateDir)
+        let store = StateStore(global, daemon)
         let ids = try store.sessionIds()
         var selected: [Selected] = []
         var failure: ExitCode?
@@ -101,22 +102,22 @@ struct List: ParsableCommand {
             if json {
                 try printJSON(requests.map { ListedRequest($0.1, session: $0.0.index.session) })
             } else if requests.isEmpty {
-                fail(selected.isEmpty ? noSessionsMessage(ids) : "the selected sessions kept no requests")
+                fail(selected.isEmpty ? noSessionsMessage(ids, in: store.path) : "the selected sessions kept no requests")
             } else {
                 print(slowestTable(Array(requests)), terminator: "")
             }
         } else if json {
             try printJSON(selected.map(ListedSession.init))
         } else if selected.isEmpty {
-            fail(noSessionsMessage(ids))
+            fail(noSessionsMessage(ids, in: store.path))
         } else {
             print(sessionTable(selected), terminator: "")
         }
         if let failure { throw failure }
     }
 
-    private func noSessionsMessage(_ ids: [String]) -> String {
-        ids.isEmpty ? "no sessions in \(TerminalSafe.string(global.stateDir))/sessions" : "no session matches the filters (\(ids.count) sessions in all)"
+    private func noSessionsMessage(_ ids: [String], in location: String) -> String {
+        ids.isEmpty ? "no sessions in \(TerminalSafe.string(location))" : "no session matches the filters (\(ids.count) sessions in all)"
     }
 
     /// The session and its kept requests when they pass the filters; nil when the session does not.

@@ -11,9 +11,10 @@ struct Profctl: ParsableCommand {
         abstract: "Read profd's per-request profiles, and control the running daemon.",
         discussion: """
             Reads the reports profd writes under its state directory (--state-dir, default
-            /var/lib/profd); list, dump, diff, follow and top need no connection to the daemon.
-            status, start and stop talk to it over its socket (--socket). Data goes to stdout,
-            messages to stderr. Times are UTC.
+            /var/lib/profd): directly when the caller can read it (root, the profd user, a copy),
+            else through profd over its socket (--socket), which shows each user only the sessions
+            of its own uid (root and members of profd's --admin-group see all). status, start and
+            stop always talk to profd. Data goes to stdout, messages to stderr. Times are UTC.
 
             Exit codes:
               0  ok
@@ -22,7 +23,8 @@ struct Profctl: ParsableCommand {
               3  not found: no such state directory, session, route, kept request, process
                  or unit (an unknown session id is answered with the nearest ids)
               4  permission denied: a report, the socket, or another user's process or
-                 session; reports and the socket are for group profd: `usermod -aG profd $USER`
+                 session; the socket is for group profd: `usermod -aG profd $USER`. Another
+                 user's stored session is "not found" (3): it is not listed either
 
             Shell completions: profctl --generate-completion-script bash|zsh|fish
             (make install puts them where bash-completion, zsh and fish look).

@@ -24,7 +24,8 @@ struct ProfctlError: Error {
         ProfctlError("permission denied: \(TerminalSafe.string(path)); \(permissionHint)", code: ProfctlExit.permission)
     }
 
-    static let permissionHint = "reports are readable by group profd: `usermod -aG profd $USER` (then log in again)"
+    static let permissionHint = "the state directory is profd's alone; profctl reads your own reports through profd when it answers on "
+        + "--socket (systemctl start profd.socket); root and members of profd's --admin-group see everyone's"
 }
 
 
@@ -42,58 +43,31 @@ struct SessionIndex: Decodable {
     var keptRequests: [KeptRequest]?
 }
 
-/// profd's state directory as profctl reads it: the `ReportStore` layout, with errors turned into the
-/// documented exit statuses (3 not found, 4 permission) and messages that say what to do.
+/// The reports as profctl reads them, from a `StateReader` (the directory or the daemon), with errors
+/// turned into the documented exit statuses (3 not found, 4 permission) and messages that say what to do.
 struct StateStore {
-    let store: ReportStore
+    let reader: any StateReader
 
+    /// The state directory, read directly (tests, completions of a copy).
     init(_ stateDirectory: String) {
-        store = ReportStore(stateDirectory: stateDirectory)
+        reader = DirectoryStateReader(stateDirectory)
     }
 
-    var path: String { store.stateDirectory }
-
-    /// Session ids on disk, oldest first (ids sort by start time). A missing state directory is "not found";
-    /// an unreadable one is a permission error; a state directory without sessions yet is empty.
-    func sessionIds() throws(ProfctlError) -> [String] {
-        guard let directory = opendir(store.sessionsDirectory) else {
-            let error = errno
-            if error == EACCES || error == EPERM { throw .permission(store.sessionsDirectory) }
-            if error == ENOENT {
-                var info = stat()
-                if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return [] }
-                if errno == EACCES || errno == EPERM { throw .permission(path) }
-                throw .notFound("no state directory \(TerminalSafe.string(path)). Is profd's --state-dir another one? (profctl --state-dir DIR ...)")
-            }
-            throw ProfctlError("cannot read \(TerminalSafe.string(store.sessionsDirectory)): \(String(cString: strerror(error)))")
-        }
-        defer { closedir(directory) }
-        var ids: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: &entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard ReportStore.isValidSessionId(name) else { continue }
-            ids.append(name)
-        }
-        // A session directory appears by rename once complete, so one without session.json is not a session.
-        // One this user may not look into stays, so that reading it reports the permission problem.
-        return ids.filter { id in
-            access(store.sessionDirectory(id) + "/session.json", F_OK) == 0 || errno == EACCES || errno == EPERM
-        }.sorted()
+    init(reader: any StateReader) {
+        self.reader = reader
     }
 
-    /// Reads a file of a session; unreadable files are permission errors (exit 4), missing ones not found (3).
+    /// The reader `--state-dir` and `--socket` choose (see `StateReader.choose`).
+    init(_ global: GlobalOptions, _ daemon: SocketOptions) {
+        reader = stateReader(global, daemon)
+    }
+
+    var path: String { reader.location }
+
+    func sessionIds() throws(ProfctlError) -> [String] { try reader.sessionIds() }
+
     func read(session id: String, _ relativePath: String) throws(ProfctlError) -> [UInt8] {
-        do throws(EngineError) {
-            return try store.readFile(session: id, relativePath: relativePath)
-        } catch {
-            if error.errno == EACCES || error.errno == EPERM {
-                throw .permission(store.sessionDirectory(id) + "/" + relativePath)
-            }
-            if error.code == .notFound {
-                throw .notFound("session \(id) has no \(TerminalSafe.string(relativePath))")
-            }
-            throw ProfctlError("cannot read \(TerminalSafe.string(relativePath)) of session \(id): \(error)")
-        }
+        try reader.read(session: id, relativePath)
     }
 
     /// The session's `session.json`, without its tree.
@@ -122,7 +96,7 @@ struct StateStore {
         let ids = try sessionIds()
         guard let requested else {
             guard let latest = ids.last else {
-                throw .notFound("no sessions in \(TerminalSafe.string(store.sessionsDirectory)). Is profd running with this --state-dir, and has a client stopped a session?")
+                throw .notFound("no sessions in \(TerminalSafe.string(path)). Is profd running with this --state-dir, and has a client stopped a session?")
             }
             return latest
         }
@@ -222,15 +196,29 @@ enum StateCompletion {
         return defaultStateDirectory
     }
 
+    /// `--socket S` or `--socket=S` of a command line, else the default (`$PROFD_SOCKET`, else /run/profd).
+    static func socket(in words: [String]) -> String {
+        for (index, word) in words.enumerated() {
+            if word == "--socket", index + 1 < words.count { return words[index + 1] }
+            if word.hasPrefix("--socket=") { return String(word.dropFirst("--socket=".count)) }
+        }
+        return SocketOptions.environmentOrDefault
+    }
+
+    /// What the command line would read: the directory, or profd (as the command would choose).
+    static func store(_ words: [String]) -> StateStore {
+        StateStore(reader: DirectoryStateReader.choose(stateDirectory: stateDirectory(in: words), socket: socket(in: words)))
+    }
+
     /// Session ids, newest first.
     static func sessions(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
-        let ids = (try? StateStore(stateDirectory(in: words)).sessionIds()) ?? []
+        let ids = (try? store(words).sessionIds()) ?? []
         return ids.reversed().filter { $0.hasPrefix(prefix) }
     }
 
     /// Span ids and file names of the kept requests of the session the command line names (else the latest).
     static func requests(_ words: [String], _ index: Int, _ prefix: String) -> [String] {
-        let store = StateStore(stateDirectory(in: words))
+        let store = store(words)
         var session: String?
         for (position, word) in words.enumerated() where word == "--session" && position + 1 < words.count {
             session = words[position + 1]

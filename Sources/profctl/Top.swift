@@ -48,15 +48,15 @@ struct Top: ParsableCommand {
     }
 
     func run() throws {
-        let store = ReportStore(stateDirectory: global.stateDir)
+        let store = TopSnapshots(reader: stateReader(global, daemon))
         let maximumAge = staleAfter == 0 ? Double.infinity : staleAfter
         if once {
             // A daemon nobody watched has no fresh snapshots: ask, then give it a refresh to write them.
             if lookingAtDaemon() {
                 let deadline = Date().addingTimeInterval(5)
-                while Date() < deadline && store.topSnapshots(maximumAgeSeconds: 1.0).isEmpty { usleep(100_000) }
+                while Date() < deadline && store.fresh(maximumAgeSeconds: 1.0).isEmpty { usleep(100_000) }
             }
-            FileHandle.standardOutput.write(Data(TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: maximumAge), limit: limit, width: 100).render().utf8))
+            FileHandle.standardOutput.write(Data(TopScreen(snapshots: store.fresh(maximumAgeSeconds: maximumAge), limit: limit, width: 100).render().utf8))
             return
         }
         guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
@@ -69,7 +69,7 @@ struct Top: ParsableCommand {
             _ = lookingAtDaemon()
             var size = winsize()
             _ = ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size)
-            let screen = TopScreen(snapshots: store.topSnapshots(maximumAgeSeconds: maximumAge), limit: limit, width: Int(size.ws_col > 0 ? size.ws_col : 100),
+            let screen = TopScreen(snapshots: store.fresh(maximumAgeSeconds: maximumAge), limit: limit, width: Int(size.ws_col > 0 ? size.ws_col : 100),
                                    height: Int(size.ws_row > 0 ? size.ws_row : 40))
             // Home, draw, clear what the previous frame left below.
             let frame = "\u{1b}[H" + screen.render().replacingOccurrences(of: "\n", with: "\u{1b}[K\r\n") + "\u{1b}[J"
@@ -205,6 +205,20 @@ final class RawTerminal {
             var byte: UInt8 = 0
             let count = read(STDIN_FILENO, &byte, 1)
             if count <= 0 || byte == UInt8(ascii: "q") || byte == UInt8(ascii: "Q") { return true }
+        }
+    }
+}
+
+/// Each running session's `top.json`, through the chosen `StateReader`.
+struct TopSnapshots {
+    let reader: any StateReader
+
+    /// The snapshots refreshed within `maximumAgeSeconds`: the running sessions.
+    func fresh(maximumAgeSeconds: Double) -> [TopSnapshot] {
+        let now = Date().timeIntervalSince1970
+        return reader.liveSessionIds().compactMap { id in
+            guard let file = reader.readLive(session: id, ReportStore.topFileName), now - file.modified <= maximumAgeSeconds else { return nil }
+            return try? JSONDecoder().decode(TopSnapshot.self, from: Data(file.bytes))
         }
     }
 }

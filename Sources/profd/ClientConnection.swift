@@ -109,14 +109,17 @@ final class ClientConnection {
 
     /// Sends one reply without blocking. A client that does not read its replies loses its connection
     /// rather than stalling the daemon; returns false then.
+    /// `passing` (an open fd, or -1) goes with the frame's first byte (SCM_RIGHTS); the caller still owns it.
     @discardableResult
-    func send(_ message: ProfdMessage) -> Bool {
+    func send(_ message: ProfdMessage, passing passed: Int32 = -1) -> Bool {
         guard !closed else { return false }
         let bytes = message.encoded
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes { buffer in
-                Glibc.send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                passed >= 0 && offset == 0
+                    ? profd_send_with_fd(fd, buffer.baseAddress!, buffer.count, passed)
+                    : Glibc.send(fd, buffer.baseAddress! + offset, buffer.count - offset, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
             }
             if sent < 0 {
                 if errno == EINTR { continue }

@@ -122,6 +122,10 @@ extension Daemon {
             }
         case .attachStop(let request):
             stopAttach(request.sessionId, for: connection)
+        case .listRequest(let request):
+            list(request.directory, for: connection)
+        case .openRequest(let request):
+            open(request.path, for: connection)
         default:
             return false
         }
@@ -163,10 +167,10 @@ extension Daemon {
         guard let credentials = ProcessCredentials.read(pid: pid), pidfdAlive(pidfd) else {
             return refuse(connection, .notFound, "no process \(pid)")
         }
-        guard credentials.permits(requester.uid) else {
+        guard permitsAttach(requester, to: credentials) else {
             return refuse(connection, .permissionDenied,
                           "pid \(pid) belongs to uid \(credentials.real) (uids \(credentials.uids.map(String.init).joined(separator: " "))); "
-                          + "uid \(requester.uid) may attach only to its own processes (root may attach to any)")
+                          + "uid \(requester.uid) may attach only to its own processes (root and the admin group may attach to any)")
         }
         // The requester's open /proc/PID/maps of the target symbolizes it when profd (CAP_PERFMON only) may
         // not read another user's maps. Kept only if it is the target's.
@@ -190,7 +194,7 @@ extension Daemon {
         }
         // Checked again now that the events are open: the target may have exited (and its pid been
         // reused) or changed its credentials (exec of a set-user-ID program) in between.
-        guard pidfdAlive(pidfd), let again = ProcessCredentials.read(pid: pid), again.permits(requester.uid) else {
+        guard pidfdAlive(pidfd), let again = ProcessCredentials.read(pid: pid), permitsAttach(requester, to: again) else {
             _ = session.finish(reason: "target-exited")
             if mapsFd >= 0 { _ = Glibc.close(mapsFd) }
             return refuse(connection, .permissionDenied, "pid \(pid) exited or changed its credentials while profd attached")
@@ -213,11 +217,20 @@ extension Daemon {
         logger.info("attach session started", metadata: fields)
     }
 
+    /// Attach: the target's four uids are the requester's, or the requester is root or an admin.
+    private func permitsAttach(_ requester: PeerIdentity, to target: ProcessCredentials) -> Bool {
+        configuration.access.seesEverything(requester) || target.permits(requester.uid)
+    }
+
     private func stopAttach(_ id: String, for connection: ClientConnection) {
         let peer = connection.peer
         guard let attach = control.attach[id],
-              peer.uid == 0 || attach.requester.uid == peer.uid || attach.session.peer.uid == peer.uid
+              configuration.access.permits(peer, owner: attach.requester.uid) || attach.session.peer.uid == peer.uid
         else {
+            if control.attach[id] != nil {
+                logger.notice("attach stop refused", metadata: [
+                    "profd.session": "\(id)", "profd.client_pid": "\(peer.pid)", "profd.client_uid": "\(peer.uid)"])
+            }
             let isClient = connections.values.contains { $0.session?.id == id }
             connection.send(.error(ErrorReply(code: .notFound, message: isClient
                 ? "session \(id) is a client's own session; it ends when the client stops it"
@@ -233,6 +246,7 @@ extension Daemon {
         guard !attach.writing else { return }
         attach.writing = true
         let job = attach.session.finish(reason: reason)
+        rememberOwner(of: attach.session)
         attach.releaseDescriptors()
         status.sessionsChanged = true
         logger.info("session stopped", metadata: [
@@ -290,7 +304,7 @@ extension Daemon {
         control.lastRateNs = now
         // A target that became someone else's (exec of a set-user-ID program) is no longer the
         // requester's to profile: checked about once a second.
-        for attach in control.attach.values where !attach.writing && attach.requester.uid != 0 {
+        for attach in control.attach.values where !attach.writing && !configuration.access.seesEverything(attach.requester) {
             if let credentials = ProcessCredentials.read(pid: attach.session.peer.pid), !credentials.permits(attach.requester.uid),
                pidfdAlive(attach.pidfd) {
                 logger.warning("attach target changed its credentials; session stopped", metadata: [
@@ -346,20 +360,20 @@ extension Daemon {
     // MARK: Status
 
     /// Every session being profiled: clients' own and attach sessions.
-    private func openSessions() -> [(session: ProfilingSession, attach: AttachSession?)] {
+    func openSessions() -> [(session: ProfilingSession, attach: AttachSession?)] {
         let clients = connections.values.compactMap { $0.session }.map { (session: $0, attach: AttachSession?.none) }
         let attached = control.attach.values.filter { !$0.writing }.map { (session: $0.session, attach: Optional($0)) }
         return (clients + attached).sorted { $0.session.id < $1.session.id }
     }
 
-    /// The `statusReply` document for `peer`: root sees every session; anyone else only sessions of its
-    /// own uid (as target or requester), and a count of the others.
+    /// The `statusReply` document for `peer`: root and the admin group see every session; anyone else only
+    /// sessions of its own uid (as target or requester), and a count of the others.
     func statusDocument(for peer: PeerIdentity) -> String {
         let now = profd_monotonic_ns()
         var visible: [StatusDocument.Session] = []
         var hidden = 0
         for (session, attach) in openSessions() {
-            let mine = peer.uid == 0 || session.peer.uid == peer.uid || attach?.requester.uid == peer.uid
+            let mine = configuration.access.permits(peer, owner: session.peer.uid) || attach?.requester.uid == peer.uid
             guard mine else { hidden += 1; continue }
             visible.append(StatusDocument.Session(
                 id: session.id, kind: attach == nil ? "client" : "attach", pid: session.peer.pid, uid: session.peer.uid,

@@ -35,6 +35,8 @@ final class Daemon: @unchecked Sendable {
     static let topWatchNs: UInt64 = 5_000_000_000
     /// Attach sessions and per-session rates (Control.swift).
     var control = ControlState()
+    /// Whose each stored session is, for reads through the daemon (ReportAccess.swift).
+    let owners = SessionOwners()
 
     init(configuration: DaemonConfiguration, logger: Logger) throws(DaemonError) {
         self.configuration = configuration
@@ -66,6 +68,7 @@ final class Daemon: @unchecked Sendable {
         }
         status.usage = store.usage()
         store.clearLive()
+        owners.scanInBackground(store)  // report access
         writer.scheduleRetention(everySeconds: configuration.retentionIntervalSeconds)
         let listener: UnixListener
         if let passed = SocketActivation.adoptListener() {
@@ -339,6 +342,7 @@ final class Daemon: @unchecked Sendable {
 
     private func submit(_ session: ProfilingSession, of connection: ClientConnection, reason: String) {
         let job = session.finish(reason: reason)
+        rememberOwner(of: session)  // report access
         status.sessionsChanged = true
         // Kept requests that ended in the last moments: their samples are all in now.
         for live in session.dueLiveRequests(nowNs: .max) { writer.submitLive(live) }

@@ -11,6 +11,9 @@ struct DaemonConfiguration: Sendable {
 
     var limits = Limits()
 
+    /// Who may act on another uid's sessions and reports (`--admin-group`).
+    var access = AccessPolicy()
+
     /// How long sessions stay and how much disk they may use (`--retention-max-age`, `--retention-max-bytes`).
     var retention = RetentionPolicy()
     /// How often retention is applied besides after each written session.

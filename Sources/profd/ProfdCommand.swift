@@ -61,6 +61,9 @@ struct ProfdCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Remove the oldest sessions while STATE-DIR/sessions uses more disk than this: 1G, 512M, 64K (binary units) or bytes; 0 is no limit.", valueName: "size"))
     var retentionMaxBytes: String = "1G"
 
+    @Option(name: .long, help: ArgumentHelp("Members of this group (a name or a gid) may attach to, see and read the sessions and reports of every uid, as root may. Default: none.", valueName: "group"))
+    var adminGroup: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -68,6 +71,9 @@ struct ProfdCommand: AsyncParsableCommand {
     var logTarget: String = LogTarget.auto.rawValue
 
     mutating func validate() throws {
+        if let adminGroup, Self.groupId(adminGroup) == nil {
+            throw ValidationError("--admin-group '\(adminGroup)' is neither a gid nor a group name this system knows")
+        }
         guard UInt32(socketMode, radix: 8) != nil else { throw ValidationError("--socket-mode must be octal, e.g. 660") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
         guard LogTarget(rawValue: logTarget) != nil else {
@@ -94,6 +100,7 @@ struct ProfdCommand: AsyncParsableCommand {
         configuration.socketPath = socket
         configuration.socketMode = UInt32(socketMode, radix: 8) ?? 0o660
         configuration.limits.maximumMessageBytes = maxMessageBytes
+        configuration.access = AccessPolicy(adminGroup: adminGroup.flatMap(Self.groupId))
         configuration.limits.maximumSpansPerSecond = maxSpansPerSecond
         configuration.limits.maximumConnectionsPerUid = maxConnectionsPerUid
         configuration.limits.maximumSessions = maxSessions
@@ -138,5 +145,14 @@ struct ProfdCommand: AsyncParsableCommand {
         guard let raw = getenv("STATE_DIRECTORY") else { return nil }
         let first = String(cString: raw).split(separator: ":").first.map(String.init)
         return first?.isEmpty == false ? first : nil
+    }
+}
+
+extension ProfdCommand {
+    /// A gid given as a number, or a group name looked up once at start (`getgrnam`).
+    static func groupId(_ text: String) -> UInt32? {
+        if let gid = UInt32(text) { return gid }
+        guard let entry = getgrnam(text) else { return nil }
+        return entry.pointee.gr_gid
     }
 }

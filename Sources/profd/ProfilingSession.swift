@@ -10,15 +10,26 @@ struct PeerIdentity: Sendable, Equatable {
     var pid: Int32
     var uid: UInt32
     var gid: UInt32
+    /// Supplementary groups (`SO_PEERGROUPS`), for the admin group; empty when unknown.
+    var groups: [UInt32] = []
 
-    /// Reads the peer credentials of a connected Unix socket.
+    /// Reads the peer credentials of a connected Unix socket: SO_PEERCRED, plus SO_PEERGROUPS.
     static func of(socket fd: Int32) -> PeerIdentity? {
         var pid: Int32 = 0
         var uid: UInt32 = 0
         var gid: UInt32 = 0
         guard profd_peer_credentials(fd, &pid, &uid, &gid) == 0, pid > 0 else { return nil }
-        return PeerIdentity(pid: pid, uid: uid, gid: gid)
+        var count: Int32 = 0
+        var groups: [UInt32] = []
+        if let list = profd_peer_groups(fd, &count) {
+            groups = Array(UnsafeBufferPointer(start: list, count: Int(max(count, 0))))
+            free(list)
+        }
+        return PeerIdentity(pid: pid, uid: uid, gid: gid, groups: groups)
     }
+
+    /// The primary gid and every supplementary group.
+    func isMember(of group: UInt32) -> Bool { gid == group || groups.contains(group) }
 }
 
 /// One client's profiling session: its sampler, the samples and spans recorded so far, and the memory

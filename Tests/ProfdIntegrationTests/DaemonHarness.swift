@@ -14,15 +14,22 @@ final class DaemonHarness {
     private let ownsDirectories: Bool
 
     /// Starts profd; given an earlier harness's directories, a new daemon takes over its socket and state.
-    /// `arguments` are added to profd's command line (e.g. `--socket-mode 666`).
-    init(reusing previous: DaemonHarness? = nil, arguments: [String] = []) throws {
+    /// `arguments` are added to profd's command line (e.g. `--socket-mode 666`). With `logFile`, profd's
+    /// log (stderr) goes there, for tests that read what it said.
+    init(reusing previous: DaemonHarness? = nil, arguments: [String] = [], logFile: String? = nil) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("profd-it-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         stateDirectory = previous?.stateDirectory ?? root + "/state"
         socketPath = previous?.socketPath ?? root + "/profd.sock"
         ownsDirectories = previous == nil
-        process = try ChildProcess(TestExecutables.path(of: "profd"),
-                                   ["--state-dir", stateDirectory, "--socket", socketPath, "--log-level", "debug"] + arguments)
+        let command = [try TestExecutables.path(of: "profd"), "--state-dir", stateDirectory, "--socket", socketPath,
+                       "--log-level", "debug"] + arguments
+        if let logFile {
+            process = try ChildProcess("/bin/sh", ["-c", #"exec "$0" "$@" 2>"$PROFD_LOG""#] + command + ["--log-target", "stderr"],
+                                       environment: ["PROFD_LOG=\(logFile)"])
+        } else {
+            process = try ChildProcess(command[0], Array(command.dropFirst()))
+        }
         let deadline = Date().addingTimeInterval(10)
         while access(socketPath, F_OK) != 0 {
             guard Date() < deadline else { throw TestKitError("profd did not create \(socketPath)") }

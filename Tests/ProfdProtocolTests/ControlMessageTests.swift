@@ -114,3 +114,47 @@ struct ControlMessageTests {
         #expect(try JSONDecoder().decode(StatusDocument.self, from: data) == document)
     }
 }
+
+/// The report-access messages (listRequest, openRequest, fileReply): numbers, layout, round trip.
+@Suite("Report access messages")
+struct ReportAccessMessageTests {
+    @Test("type numbers, directions and names")
+    func types() {
+        #expect(MessageType.listRequest.rawValue == 0x13 && MessageType.openRequest.rawValue == 0x14)
+        #expect(MessageType.fileReply.rawValue == 0x91)
+        #expect(MessageType.listRequest.isClientToDaemon && MessageType.openRequest.isClientToDaemon && !MessageType.fileReply.isClientToDaemon)
+        #expect(MessageType.openRequest.description == "openRequest(0x14)" && MessageType.fileReply.description == "fileReply(0x91)")
+        #expect(MessageType.v1.isSuperset(of: [.listRequest, .openRequest, .fileReply]))
+    }
+
+    @Test("encode then decode gives the same message", arguments: [
+        ProfdMessage.listRequest(ListRequest(directory: "sessions")),
+        .listRequest(ListRequest(directory: "live/20261126T101500.000Z-4242-1")),
+        .openRequest(OpenRequest(path: "sessions/20261126T101500.000Z-4242-1/routes/GET%20%2Fcompute.json")),
+        .openRequest(OpenRequest(path: "")),
+        .fileReply(FileReply(byteCount: 0)),
+        .fileReply(FileReply(byteCount: UInt64.max)),
+    ])
+    func roundTrip(message: ProfdMessage) throws {
+        var decoder = FrameDecoder()
+        decoder.append(message.encoded)
+        #expect(try decoder.decodeNext() == message)
+        #expect(try decoder.decodeNext() == nil)
+    }
+
+    @Test("wire layout: a length-prefixed string; fileReply a little-endian UInt64")
+    func layout() {
+        #expect(ProfdMessage.openRequest(OpenRequest(path: "ab")).encoded == [0x50, 0x46, 1, 0x14, 4, 0, 0, 0, 2, 0, 0x61, 0x62])
+        #expect(ProfdMessage.fileReply(FileReply(byteCount: 0x0102)).encoded == [0x50, 0x46, 1, 0x91, 8, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0])
+    }
+
+    @Test("a fileReply with a short or long payload is truncated or malformed")
+    func badPayloads() {
+        var short = FrameDecoder()
+        short.append([0x50, 0x46, 1, 0x91, 4, 0, 0, 0, 1, 2, 3, 4])
+        #expect(throws: ProtocolError.self) { try short.decodeNext() }
+        var long = FrameDecoder()
+        long.append([0x50, 0x46, 1, 0x91, 9, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+        #expect(throws: ProtocolError.self) { try long.decodeNext() }
+    }
+}

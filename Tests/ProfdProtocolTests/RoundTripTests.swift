@@ -140,7 +140,7 @@ struct RoundTripTests {
 
     @Test("message types are an open set with known names")
     func messageTypes() {
-        #expect(MessageType.v1.count == 14)
+        #expect(MessageType.v1.count == 17)
         #expect(sampleMessages.allSatisfy { MessageType.v1.contains($0.type) })
         #expect(MessageType.hello.isClientToDaemon && !MessageType.helloAck.isClientToDaemon)
         #expect(MessageType(rawValue: 0x7E).description == "unknown(0x7E)")

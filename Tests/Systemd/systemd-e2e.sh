@@ -283,6 +283,17 @@ if problems: print("      " + "; ".join(problems)); sys.exit(1)
 EOF
 then pass "profctl dump --format json: session report with GET /compute (symbolized), route report for GET /compute"
 else fail "profctl dump --format json"; fi
+
+# Reports belong to their uid: /var/lib/profd is 0700, so group profd reads through profd, and sees its own
+# sessions only (nobody owns none of them; the demo's user sees its own S2).
+mode=$(sysd-exec stat -c '%a %U:%G' /var/lib/profd 2>&1)
+if [ "$mode" = "700 profd:profd" ]; then pass "/var/lib/profd is 700 profd:profd"
+else fail "/var/lib/profd is $mode, not 700 profd:profd"; fi
+sysd-exec setpriv --reuid=65534 --regid=65534 --groups="$PROFD_GID" "$PROFCTL" list --json >"$LOG/nobody-list.out" 2>"$LOG/nobody-list.err" || true
+sysd-exec setpriv --reuid="$DEMO_UID" --regid="$DEMO_UID" --groups="$PROFD_GID" "$PROFCTL" list --json >"$LOG/demo-list.out" 2>"$LOG/demo-list.err" || true
+if ! grep -q "$S2" "$LOG/nobody-list.out" && grep -q "\"$S2\"" "$LOG/demo-list.out"; then
+  pass "profctl list through profd: nobody (group profd) does not see the demo's session $S2; the demo's uid does"
+else fail "profctl list as nobody / as the demo's uid: $(head -c 300 "$LOG/nobody-list.out" "$LOG/nobody-list.err" "$LOG/demo-list.out" "$LOG/demo-list.err")"; fi
 if out=$(python3 Tests/validate-reports.py "$STATE" 2>&1); then pass "every report validates against docs/report-schema.json ($out)"
 else fail "schema: $out"; fi
 

@@ -48,3 +48,21 @@ ssize_t profd_recv_with_fd(int sock, void *buffer, size_t length, int *received_
 /// 1 if `fd` is a file of procfs (so its contents come from the kernel, not from whoever passed it).
 int profd_is_procfs(int fd);
 #endif
+
+#ifndef PROFD_SYS_H_GROUPS
+#define PROFD_SYS_H_GROUPS
+#include <stdint.h>
+/// The supplementary groups of a Unix socket peer, as the kernel recorded them at connect. Wraps
+/// `getsockopt(SO_PEERGROUPS)`, growing the buffer on ERANGE. Returns a malloc'ed array of `*count`
+/// gids (free it with `free`; NULL with `*count` 0 when there are none), or NULL with `*count` -1 and
+/// errno set on failure.
+uint32_t *profd_peer_groups(int fd, int32_t *count);
+#endif
+
+#ifndef PROFD_SYS_H_MEMFD
+#define PROFD_SYS_H_MEMFD
+#include <stddef.h>
+/// A sealed, close-on-exec memfd holding `length` bytes of `bytes`, its offset at 0: a reply too big for
+/// one message, passed as an fd. Returns -1 with errno set on failure.
+int profd_sealed_memfd(const char *name, const void *bytes, size_t length);
+#endif

@@ -28,9 +28,11 @@ public struct ReportStore: Sendable {
     }
 
     /// Creates the directories if missing (refusing symlinks in their place). Called before every write:
-    /// it never touches other writers' temporaries (see `recover()`).
+    /// it never touches other writers' temporaries (see `recover()`). The state directory is 0700: users
+    /// read reports through profd (`listRequest`, `openRequest`), which checks whose they are; group
+    /// members cannot go around it. Below it, directories are 0750 and files 0640.
     public func prepare() throws(EngineError) {
-        try AtomicFile.ensureDirectory(stateDirectory)
+        try AtomicFile.ensureDirectory(stateDirectory, mode: 0o700)
         try AtomicFile.ensureDirectory(sessionsDirectory)
     }
 
