@@ -23,6 +23,9 @@
 //   profd-testload halving --requests N --half 0|1
 //       N sequential /halving requests, each burning 8 ms of CPU in halvableWork(milliseconds:) (4 ms with
 //       `--half 1`) and 4 ms in steadyWork(milliseconds:): the before and after of a change for `profctl diff`.
+//   profd-testload flood --spans-per-second N --seconds S [--session-seconds R]
+//       Open-loop /flood requests at N per second (Flood.swift) for the load test; prints one JSON line with
+//       latency percentiles and ProfClient's counters, and exits (no `done`).
 //
 // PROFD_TESTLOAD_SLOW_MS=N in the environment keeps a report of every request of N ms or more.
 // With `--profd-socket PATH` it profiles itself through profd with ProfClient: the session starts before
@@ -439,6 +442,7 @@ func runHalving(_ options: Options) -> UInt64 {
 
 let modes: [String: (Options) -> UInt64] = [
     "halving": runHalving,
+    "flood": runFlood,
     "async-routes": runAsyncRoutes,
     "blocking": runBlocking,
     "sleepy": runSleepy,
