@@ -180,7 +180,7 @@ final class Daemon: @unchecked Sendable {
             session.drain()
             status.samplesSinceLastStatus += session.sampleCount - before
             session.rescanIfDue(nowNs: now)
-            for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
+            for job in session.dueLiveRequests(nowNs: now, limit: writer.liveSlotsFree) { writer.submitLive(job) }
             if now < topWatchedUntilNs {
                 if let snapshot = session.topSnapshot(nowNs: now, now: topStartsNow) { writer.submitTop(snapshot) }
             } else {
@@ -327,11 +327,11 @@ final class Daemon: @unchecked Sendable {
         let job = session.finish(reason: reason)
         status.sessionsChanged = true
         // Kept requests that ended in the last moments: their samples are all in now.
-        for live in session.dueLiveRequests(nowNs: .max) { writer.submitLive(live) }
+        for live in session.dueLiveRequests(nowNs: .max, limit: writer.liveSlotsFree) { writer.submitLive(live) }
         logger.info("session stopped", metadata: metadata(connection, [
             "profd.session": "\(session.id)", "profd.reason": "\(reason)",
             "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",
-            "profd.suppressed_spans": "\(session.suppressedSpans)",
+            "profd.suppressed_spans": "\(session.suppressedSpans)", "profd.skipped_live_requests": "\(session.live.skipped)",
         ], unit: session.unit))
         let outcomes = self.outcomes
         let wakeFd = wake.writeFd
