@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The load test (SECURITY.md, "Load"): CLIENTS real profd-testload processes offer RATE spans/s in total
 # (open-loop /flood requests, Flood.swift) against a real profd, and Tests/Load/check-load.py checks that
-#   - profd's RSS stays under RSS_CEILING_MIB and is flat (last third's median within RSS_FLAT_MIB of the
-#     middle third's, the first third being warm-up), sampled every second with its CPU;
+#   - profd's RSS stays under RSS_CEILING_MIB and is flat: after WARMUP_SECONDS, the median of the second half
+#     of the phase is within RSS_FLAT_MIB of the first half's (sampled every second, with its CPU);
 #   - every span is accounted for: client counters (recorded, not recorded, dropped) against the sessions'
 #     session.json (requests, suppressedSpans, droppedSpans), and every session's reports are complete;
 #   - the watchdog never fires: profd runs with a test NOTIFY_SOCKET (notify-listener.py) and WATCHDOG_USEC,
@@ -10,8 +10,10 @@
 #   - the requests' p99 latency profiled / unprofiled stays within LATENCY_P99_RATIO_MAX (BENCHMARKS.md).
 # Phases, back to back: baseline (the same clients, no profd, BASELINE_SECONDS); profiled (DURATION s, each
 # client's session rotated every SESSION_SECONDS); limit (a second profd with --max-spans-per-second below
-# each client's rate, LIMIT_SECONDS, one session per client) so that suppression happens and is counted.
-# Usage: Tests/Load/span-flood.sh   (make load-test: 15 s; make soak: 60 s; BIN=dir of profd, profd-testload)
+# each client's rate, LIMIT_SECONDS, one session per client) so that suppression happens and is counted;
+# keep-all (a third profd, one client keeping a report of every request at the per-client rate for
+# KEEP_ALL_SECONDS, its RSS sampled; then both are killed, the session's reports are not waited for).
+# Usage: Tests/Load/span-flood.sh   (make load-test: 24 s; make soak: 60 s; BIN=dir of profd, profd-testload)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$ROOT/Tests/Load
@@ -20,11 +22,13 @@ export DURATION=${DURATION:-15} CLIENTS=${CLIENTS:-4} RATE=${RATE:-50000}
 SESSION_SECONDS=${SESSION_SECONDS:-5}
 BASELINE_SECONDS=${BASELINE_SECONDS:-10}
 LIMIT_SECONDS=${LIMIT_SECONDS:-5}
+KEEP_ALL_SECONDS=${KEEP_ALL_SECONDS:-6}
+export WARMUP_SECONDS=${WARMUP_SECONDS:-$((2 * SESSION_SECONDS + 2))} KEEP_ALL_RSS_MIB=${KEEP_ALL_RSS_MIB:-96}
 PER_CLIENT=$((RATE / CLIENTS))
 LIMIT_RATE=${LIMIT_RATE:-$((PER_CLIENT / 2))}
 export WATCHDOG_USEC=${WATCHDOG_USEC:-2000000}
-export RSS_CEILING_MIB=${RSS_CEILING_MIB:-64} RSS_FLAT_MIB=${RSS_FLAT_MIB:-8}
-export LATENCY_P99_RATIO_MAX=${LATENCY_P99_RATIO_MAX:-3} MIN_RATE_SHARE=${MIN_RATE_SHARE:-0.9}
+export RSS_CEILING_MIB=${RSS_CEILING_MIB:-192} RSS_FLAT_MIB=${RSS_FLAT_MIB:-8}
+export LATENCY_P99_RATIO_MAX=${LATENCY_P99_RATIO_MAX:-5} MIN_RATE_SHARE=${MIN_RATE_SHARE:-0.9}
 WORK=$(mktemp -d /tmp/profd-load.XXXXXX)
 pids=()
 cleanup() {
@@ -95,6 +99,18 @@ echo "$alive" >"$WORK/alive"
 start_profd "$WORK/limit-state" "$WORK/limit.sock" "$WORK/limit.log" --max-spans-per-second "$LIMIT_RATE"
 run_clients limit "$LIMIT_SECONDS" --profd-socket "$WORK/limit.sock"
 stop_profd "$WORK/limit.log"
+
+# 4. One client keeping every request (a hostile but valid option set): profd's memory must stay bounded.
+start_profd "$WORK/keep-all-state" "$WORK/keep-all.sock" "$WORK/keep-all.log"
+python3 "$HERE/sample-process.py" "$profd_pid" "$WORK/keep-all-samples" &
+pids+=($!)
+PROFD_TESTLOAD_SLOW_MS=0 "$BIN/profd-testload" flood --spans-per-second "$PER_CLIENT" --seconds $((KEEP_ALL_SECONDS + 30)) \
+    --profd-socket "$WORK/keep-all.sock" >"$WORK/keep-all-client.out" 2>&1 &
+keep_all_client=$!
+pids+=("$keep_all_client")
+sleep "$KEEP_ALL_SECONDS"
+kill -9 "$keep_all_client" "$profd_pid"
+wait "$keep_all_client" "$profd_pid" 2>/dev/null || true
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$HERE/check-load.py" "$WORK"
