@@ -109,8 +109,7 @@ PROFD_TESTLOAD_SLOW_MS=0 "$BIN/profd-testload" flood --spans-per-second "$PER_CL
 keep_all_client=$!
 pids+=("$keep_all_client")
 sleep "$KEEP_ALL_SECONDS"
-kill -9 "$keep_all_client" "$profd_pid"
-wait "$keep_all_client" "$profd_pid" 2>/dev/null || true
+{ kill -9 "$keep_all_client" "$profd_pid"; wait "$keep_all_client" "$profd_pid"; } 2>/dev/null || true  # no "Killed" notices
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$HERE/check-load.py" "$WORK"
