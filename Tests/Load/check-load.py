@@ -51,7 +51,7 @@ def marks():
 def mean(values):
     return sum(values) / len(values) if values else float("nan")
 
-def counts(phase, reports_must_exist=True):
+def counts(phase):
     """Client and daemon counters of one profiled phase, checked client by client."""
     totals = dict(requests=0, recorded=0, notRecorded=0, sent=0, dropped=0, messagesDropped=0, reconnects=0,
                   kept=0, unfinished=0, suppressed=0, cappedByDaemon=0, sessions=0, failedStops=0)
