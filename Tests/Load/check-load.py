@@ -97,6 +97,8 @@ def rss_and_cpu(window):
         samples.append((float(t), int(rss) / 1024, int(ticks), float(load)))
     inside = [s for s in samples if window[0] <= s[0] <= window[1]]
     settled = [s for s in inside if s[0] >= window[0] + float(ENV["WARMUP_SECONDS"])]
+    if len(settled) < 4:
+        sys.exit(f"load-test: only {len(settled)} RSS samples after the {ENV['WARMUP_SECONDS']} s warm-up; run for longer (DURATION)")
     half = len(settled) // 2
     middle = statistics.median(s[1] for s in settled[:half])
     last = statistics.median(s[1] for s in settled[half:])

@@ -64,6 +64,7 @@ run_clients() {  # phase seconds [profd-testload options...]: CLIENTS clients in
         "$BIN/profd-testload" flood --spans-per-second "$PER_CLIENT" --seconds "$seconds" "${@:3}" \
             >"$WORK/$phase-client-$i.out" 2>&1 &
         client_pids+=($!)
+        pids+=($!)
     done
     for i in "${!client_pids[@]}"; do
         wait "${client_pids[$i]}" || fail "$phase client $((i + 1)) failed: $(tail -3 "$WORK/$phase-client-$((i + 1)).out")"
