@@ -14,9 +14,9 @@ INTEGRATIONS := Integrations/Hummingbird/profd-hummingbird:.build-hb \
 demo: deps release demo-build
 	STATE_DIR=$(STATE_DIR) scripts/demo.sh
 
-## Every test: unit, real-kernel integration, framework integrations, storage faults, the end-to-end demo path,
+## Every test: unit, real-kernel integration, framework integrations, storage faults, a 24 s load test, the end-to-end demo path,
 ## HTML in Chromium, the units and a real systemd, the man pages, and a 60 s fuzz smoke.
-test: deps release demo-build unit-test integration-test fault-test e2e-test browser-test systemd-check systemd-test man-check fuzz-smoke
+test: deps release demo-build unit-test integration-test fault-test load-test e2e-test browser-test systemd-check systemd-test man-check fuzz-smoke
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -66,6 +66,20 @@ fault-test:
 	Tests/Faults/storage-faults.sh
 	Tests/Faults/pid-reuse.sh
 	ITERATIONS=$(KILL_ITERATIONS) Tests/Faults/kill-during-write.sh
+
+## The load test against the release profd (SECURITY.md, "Load"): 4 clients × 12 500 spans/s, RSS bounded
+## and flat, every span accounted for, no watchdog gap, p99 latency within BENCHMARKS.md's bound. `load-test`
+## profiles for 24 s (part of `make test`); `soak` for 60 s, or DURATION seconds (`make soak DURATION=600`).
+.PHONY: load-test soak
+load-test:
+	$(SWIFT) build -c release --product profd
+	$(SWIFT) build -c release --product profd-testload
+	DURATION=24 Tests/Load/span-flood.sh
+
+soak:
+	$(SWIFT) build -c release --product profd
+	$(SWIFT) build -c release --product profd-testload
+	DURATION=$(or $(DURATION),60) Tests/Load/span-flood.sh
 
 ## The HTML report in headless Chromium: expand, search, zoom, no script injection; screenshots in artifacts/.
 browser-test:

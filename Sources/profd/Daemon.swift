@@ -188,7 +188,7 @@ final class Daemon: @unchecked Sendable {
                 disconnect(connection, reason: "client-exited")
                 continue
             }
-            for job in session.dueLiveRequests(nowNs: now) { writer.submitLive(job) }
+            for job in session.dueLiveRequests(nowNs: now, limit: writer.liveSlotsFree) { writer.submitLive(job) }
             if now < topWatchedUntilNs {
                 if let snapshot = session.topSnapshot(nowNs: now, now: topStartsNow) { writer.submitTop(snapshot) }
             } else {
@@ -345,11 +345,11 @@ final class Daemon: @unchecked Sendable {
         rememberOwner(of: session)  // report access
         status.sessionsChanged = true
         // Kept requests that ended in the last moments: their samples are all in now.
-        for live in session.dueLiveRequests(nowNs: .max) { writer.submitLive(live) }
+        for live in session.dueLiveRequests(nowNs: .max, limit: writer.liveSlotsFree) { writer.submitLive(live) }
         logger.info("session stopped", metadata: metadata(connection, [
             "profd.session": "\(session.id)", "profd.reason": "\(reason)",
             "profd.samples": "\(job.capture.samples.count)", "profd.spans": "\(job.capture.spans.count)",
-            "profd.suppressed_spans": "\(session.suppressedSpans)",
+            "profd.suppressed_spans": "\(session.suppressedSpans)", "profd.skipped_live_requests": "\(session.live.skipped)",
         ], unit: session.unit))
         let outcomes = self.outcomes
         let wakeFd = wake.writeFd

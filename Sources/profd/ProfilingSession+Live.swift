@@ -8,6 +8,8 @@ struct LiveFeedState {
     /// The first sample not yet in a `top` snapshot, and when the last snapshot was taken.
     var topCursor = 0
     var lastTopNs: UInt64 = 0
+    /// Kept requests whose live copy was skipped because the writer had `maximumLiveInFlight` queued.
+    var skipped = 0
 
     /// How long after a request ends its samples are surely drained from the rings (the loop drains
     /// every 100 ms at most).
@@ -24,15 +26,19 @@ struct LiveFeedState {
 }
 
 extension ProfilingSession {
-    /// The kept requests whose samples are in by `nowNs`, each with just the data its report needs.
-    func dueLiveRequests(nowNs: UInt64) -> [LiveRequestJob] {
+    /// The kept requests whose samples are in by `nowNs`, each with just the data its report needs; at most
+    /// `limit` (the writer's free live slots). Due ones beyond it lose their live copy, counted in
+    /// `live.skipped`; they are still in the session's reports.
+    func dueLiveRequests(nowNs: UInt64, limit: Int) -> [LiveRequestJob] {
         guard live.queue.contains(where: { $0.dueNs <= nowNs }) else { return [] }
         var due: [LiveRequestJob] = []
+        var skipped = 0
         live.queue.removeAll { item in
             guard item.dueNs <= nowNs else { return false }
-            due.append(liveJob(span: item.span))
+            if due.count < limit { due.append(liveJob(span: item.span)) } else { skipped += 1 }
             return true
         }
+        live.skipped += skipped
         return due
     }
 

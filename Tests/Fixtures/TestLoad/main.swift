@@ -27,8 +27,12 @@
 //   profd-testload halving --requests N --half 0|1
 //       N sequential /halving requests, each burning 8 ms of CPU in halvableWork(milliseconds:) (4 ms with
 //       `--half 1`) and 4 ms in steadyWork(milliseconds:): the before and after of a change for `profctl diff`.
+//   profd-testload flood --spans-per-second N --seconds S [--session-seconds R]
+//       Open-loop /flood requests at N per second (Flood.swift) for the load test; prints one JSON line with
+//       latency percentiles and ProfClient's counters, and exits (no `done`).
 //
-// PROFD_TESTLOAD_SLOW_MS=N in the environment keeps a report of every request of N ms or more.
+// PROFD_TESTLOAD_SLOW_MS=N in the environment keeps a report of every request of N ms or more;
+// PROFD_TESTLOAD_HZ=N samples at N Hz instead of 1000.
 // With `--profd-socket PATH` it profiles itself through profd with ProfClient: the session starts before
 // `ready` is printed, `split` records one span per block on route /split, and at the end the session is
 // stopped and `report <directory>` is printed.
@@ -190,8 +194,10 @@ func startProfiling(socket: String) -> ProfClient {
     if let raw = getenv("PROFD_TESTLOAD_SLOW_MS"), let ms = Int(String(cString: raw)) {
         configuration.slowRequestThreshold = .milliseconds(ms)
     }
+    // The sampling rate, 1000 Hz unless PROFD_TESTLOAD_HZ says otherwise (to tell sampling's cost from the spans').
+    configuration.frequencyHz = getenv("PROFD_TESTLOAD_HZ").flatMap { Int(String(cString: $0)) } ?? 1000
     let client = ProfClient(configuration: configuration)
-    client.start(frequencyHz: 1000)
+    client.start()
     let deadline = monotonicSeconds() + 10
     while client.statistics.lastSessionId == nil {
         guard monotonicSeconds() < deadline else { fail("no profiling session from profd at \(socket)") }
@@ -468,6 +474,7 @@ func runOpenRequest(_ options: Options) -> UInt64 {
 let modes: [String: (Options) -> UInt64] = [
     "open-request": runOpenRequest,
     "halving": runHalving,
+    "flood": runFlood,
     "async-routes": runAsyncRoutes,
     "blocking": runBlocking,
     "sleepy": runSleepy,
