@@ -123,6 +123,10 @@ final class ClientConnection {
             }
             if sent < 0 {
                 if errno == EINTR { continue }
+                // A full socket buffer (or a reset): the reply cannot go out whole, and a part of it would
+                // leave the stream out of frame sync. Shut the socket down; the loop then sees the hang-up
+                // and disconnects it the usual way (an open session still gets its reports).
+                _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
                 return false
             }
             offset += sent

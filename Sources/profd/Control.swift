@@ -185,7 +185,8 @@ extension Daemon {
             session = try ProfilingSession(id: id, peer: PeerIdentity(pid: pid, uid: credentials.real, gid: credentials.gid),
                                            service: Self.commandName(pid: pid) ?? "pid \(pid)",
                                            frequencyHz: Int(request.frequencyHz), passedMaps: mapsFd, pidfd: pidfd,
-                                           mode: SessionMetadata.attachMode, configuration: configuration)
+                                           mode: SessionMetadata.attachMode, captureMemory: captureMemory,
+                                           configuration: configuration)
         } catch {
             if mapsFd >= 0 { _ = Glibc.close(mapsFd) }
             let code: ErrorReply.Code = error.code == .perfTargetNotFound || error.errno == ESRCH ? .notFound
@@ -196,6 +197,7 @@ extension Daemon {
         // reused) or changed its credentials (exec of a set-user-ID program) in between.
         guard pidfdAlive(pidfd), let again = ProcessCredentials.read(pid: pid), permitsAttach(requester, to: again) else {
             _ = session.finish(reason: "target-exited")
+            captureMemory.release(session.chargedBytes)
             if mapsFd >= 0 { _ = Glibc.close(mapsFd) }
             return refuse(connection, .permissionDenied, "pid \(pid) exited or changed its credentials while profd attached")
         }
@@ -246,6 +248,7 @@ extension Daemon {
         guard !attach.writing else { return }
         attach.writing = true
         let job = attach.session.finish(reason: reason)
+        holdCaptureMemory(of: attach.session)
         rememberOwner(of: attach.session)
         attach.releaseDescriptors()
         status.sessionsChanged = true

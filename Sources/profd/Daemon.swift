@@ -37,6 +37,10 @@ final class Daemon: @unchecked Sendable {
     var control = ControlState()
     /// Whose each stored session is, for reads through the daemon (ReportAccess.swift).
     let owners = SessionOwners()
+    /// What running sessions' captures, and those the writer still holds, may take (`--max-capture-memory`).
+    let captureMemory: CaptureMemoryBudget
+    /// Bytes of finished sessions' captures, by session id, given back when the writer reports the session.
+    var heldCaptureBytes: [String: Int] = [:]
 
     init(configuration: DaemonConfiguration, logger: Logger) throws(DaemonError) {
         self.configuration = configuration
@@ -44,6 +48,7 @@ final class Daemon: @unchecked Sendable {
         self.store = ReportStore(stateDirectory: configuration.stateDirectory)
         self.writer = ReportWriter(store: store, logger: logger, retention: configuration.retention)
         self.wake = try WakePipe()
+        self.captureMemory = CaptureMemoryBudget(limitBytes: configuration.limits.maximumCaptureBytes)
         self.status = DaemonStatus(stateDirectory: configuration.stateDirectory)
         self.status.retentionLimitBytes = configuration.retention.maximumBytes == 0 ? nil : configuration.retention.maximumBytes
     }
@@ -305,6 +310,7 @@ final class Daemon: @unchecked Sendable {
             let session = try ProfilingSession(id: id, peer: connection.peer, service: service,
                                                frequencyHz: frequencyHz, reportOptions: options,
                                                passedMaps: connection.passedMaps, pidfd: connection.pidfd,
+                                               captureMemory: captureMemory,
                                                configuration: configuration)
             connection.state = .profiling(service: service, session: session)
             status.sessionsChanged = true
@@ -342,6 +348,7 @@ final class Daemon: @unchecked Sendable {
 
     private func submit(_ session: ProfilingSession, of connection: ClientConnection, reason: String) {
         let job = session.finish(reason: reason)
+        holdCaptureMemory(of: session)
         rememberOwner(of: session)  // report access
         status.sessionsChanged = true
         // Kept requests that ended in the last moments: their samples are all in now.
@@ -359,12 +366,24 @@ final class Daemon: @unchecked Sendable {
         }
     }
 
+    /// The session's capture stays charged to the budget until the writer is done with it.
+    func holdCaptureMemory(of session: ProfilingSession) {
+        heldCaptureBytes[session.id, default: 0] += session.chargedBytes
+        if session.droppedForMemory > 0 {
+            logger.warning("capture memory budget reached; records dropped", metadata: [
+                "profd.session": "\(session.id)", "profd.dropped": "\(session.droppedForMemory)",
+                "profd.budget_bytes": "\(captureMemory.limitBytes)", "profd.used_bytes": "\(captureMemory.usedBytes)",
+            ])
+        }
+    }
+
     private func deliverOutcomes() {
         let finished = outcomes.pending.withLock { pending in
             defer { pending.removeAll() }
             return pending
         }
         for outcome in finished {
+            captureMemory.release(heldCaptureBytes.removeValue(forKey: outcome.sessionId) ?? 0)
             let connection = connections[outcome.connection]
             switch outcome.result {
             case .success(let directory):

@@ -35,6 +35,9 @@ struct DaemonConfiguration: Sendable {
         /// Spans a client may begin per second (a token bucket with one second of burst); more are
         /// suppressed and counted in the session's `suppressedSpans`.
         var maximumSpansPerSecond = 200_000
+        /// Memory all captures may hold together, running sessions' and those being written
+        /// (`CaptureMemoryBudget`); beyond it samples and spans are dropped and counted.
+        var maximumCaptureBytes = 1 << 30
     }
 
     /// How often the sampler looks for threads it does not cover yet and re-reads `/proc/PID/maps`.

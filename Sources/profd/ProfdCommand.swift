@@ -55,6 +55,9 @@ struct ProfdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Samples buffered per session (16 bytes each); more are dropped and counted.")
     var maxSamplesPerSession: Int = DaemonConfiguration.Limits().maximumSamplesPerSession
 
+    @Option(name: .long, help: ArgumentHelp("Memory all sessions' captures may hold together, until their reports are written: bytes or a number with K, M or G; more samples and spans are dropped and counted.", valueName: "bytes"))
+    var maxCaptureMemory: String = "1G"
+
     @Option(name: .long, help: ArgumentHelp("Remove sessions written longer ago than this: 14d, 12h, 30m, 90s, 2w, or seconds; 0 keeps them forever.", valueName: "age"))
     var retentionMaxAge: String = "14d"
 
@@ -86,6 +89,9 @@ struct ProfdCommand: AsyncParsableCommand {
             throw ValidationError("--retention-max-bytes must be bytes or a number with K, M, G or T (e.g. 1G), or 0 for no limit")
         }
         guard (1024...16 << 20).contains(maxMessageBytes) else { throw ValidationError("--max-message-bytes must be 1024...16777216") }
+        guard let captureBytes = RetentionPolicy.parseBytes(maxCaptureMemory), captureBytes >= 1 << 20 else {
+            throw ValidationError("--max-capture-memory must be at least 1M: bytes or a number with K, M, G or T (e.g. 512M)")
+        }
         guard maxSpansPerSecond >= 1 else { throw ValidationError("--max-spans-per-second must be at least 1") }
         guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
         guard maxSessions >= 1 else { throw ValidationError("--max-sessions must be at least 1") }
@@ -100,6 +106,7 @@ struct ProfdCommand: AsyncParsableCommand {
         configuration.socketPath = socket
         configuration.socketMode = UInt32(socketMode, radix: 8) ?? 0o660
         configuration.limits.maximumMessageBytes = maxMessageBytes
+        configuration.limits.maximumCaptureBytes = Int(RetentionPolicy.parseBytes(maxCaptureMemory) ?? 0)
         configuration.access = AccessPolicy(adminGroup: adminGroup.flatMap(Self.groupId))
         configuration.limits.maximumSpansPerSecond = maxSpansPerSecond
         configuration.limits.maximumConnectionsPerUid = maxConnectionsPerUid

@@ -67,12 +67,18 @@ final class ProfilingSession {
     /// The client's allowance of span begins per second, and the spans refused beyond it.
     private var spanBucket: TokenBucket
     private(set) var suppressedSpans: UInt64 = 0
+    /// The daemon-wide budget for captures, and what this session's capture holds of it.
+    private let captureMemory: CaptureMemoryBudget
+    private(set) var chargedBytes = 0
+    /// Samples, spans, slices and switches this session dropped because the budget was exhausted.
+    private(set) var droppedForMemory = 0
     /// Where `profctl follow` and `profctl top` stand in this session (ProfilingSession+Live.swift).
     var live = LiveFeedState()
 
     /// Starts sampling every thread of `peer.pid`. Throws if the kernel refuses (process gone, no permission).
     init(id: String, peer: PeerIdentity, service: String, frequencyHz: Int, reportOptions: ReportOptions = ReportOptions(),
-         passedMaps: Int32 = -1, pidfd: Int32 = -1, mode: String? = nil, configuration: DaemonConfiguration) throws(EngineError) {
+         passedMaps: Int32 = -1, pidfd: Int32 = -1, mode: String? = nil, captureMemory: CaptureMemoryBudget,
+         configuration: DaemonConfiguration) throws(EngineError) {
         self.id = id
         self.mode = mode
         self.reportOptions = reportOptions
@@ -84,6 +90,7 @@ final class ProfilingSession {
         self.startedAt = WallClock.now()
         self.passedMaps = passedMaps
         self.pidfd = pidfd
+        self.captureMemory = captureMemory
         let exited = EngineError(.perfTargetNotFound, "process \(peer.pid) has exited; its pid is not profiled", errno: ESRCH)
         guard pidfd < 0 || pidfdAlive(pidfd) else { throw exited }
         self.unit = systemdUnit(ofPid: peer.pid)
@@ -120,9 +127,12 @@ final class ProfilingSession {
         sampler.drain({ event in
             switch event {
             case .sample(let sample):
-                if capture.samples.count < maximumSamples {
+                if capture.samples.count < maximumSamples && !memoryRefuses() {
+                    let stacksBefore = capture.stacks.count
                     capture.add(tid: sample.tid, timeNs: sample.timeNs, addresses: sample.callchain,
                                 inKernel: sample.inKernel, stackWords: codeWords(sample.stackWords))
+                    charge(CaptureCost.sample
+                           + (capture.stacks.count > stacksBefore ? CaptureCost.stack(frames: sample.callchain.count) : 0))
                 } else {
                     capture.droppedSamples += 1
                 }
@@ -134,8 +144,23 @@ final class ProfilingSession {
                 break
             }
         }, switches: { contextSwitch in
-            capture.add(contextSwitch, limit: maximumSamples)
+            let kept = capture.switches.count
+            // An exhausted budget drops it like the limit does, so the off-CPU time stays marked incomplete.
+            capture.add(contextSwitch, limit: kept < maximumSamples && memoryRefuses() ? kept : maximumSamples)
+            if capture.switches.count > kept { charge(CaptureCost.contextSwitch) }
         })
+    }
+
+    /// True, counting the refusal, when the daemon-wide budget has no room for another record.
+    private func memoryRefuses() -> Bool {
+        guard captureMemory.exhausted else { return false }
+        droppedForMemory += 1
+        return true
+    }
+
+    private func charge(_ bytes: Int) {
+        chargedBytes += bytes
+        captureMemory.charge(bytes)
     }
 
     /// Keeps only stack words that point into mapped code: candidates for a skipped return address.
@@ -169,10 +194,11 @@ final class ProfilingSession {
             suppressedSpans += 1
             return
         }
-        guard capture.spans.count < limits.maximumSpansPerSession else {
+        guard capture.spans.count < limits.maximumSpansPerSession && !memoryRefuses() else {
             capture.droppedSpans += 1
             return
         }
+        charge(CaptureCost.span(routeBytes: route.utf8.count))
         openSpans[spanId] = capture.spans.count
         spanIndexById[spanId] = capture.spans.count
         capture.spans.append(SpanRecord(spanId: spanId, route: route, threadId: Int32(bitPattern: threadId), beginNs: timeNs))
@@ -197,10 +223,11 @@ final class ProfilingSession {
     func addSlices(_ slices: [RunSlice]) {
         for slice in slices {
             guard let index = spanIndexById[slice.spanId] else { continue }
-            guard capture.spans.count + capture.slices.count < 4 * limits.maximumSpansPerSession else {
+            guard capture.spans.count + capture.slices.count < 4 * limits.maximumSpansPerSession && !memoryRefuses() else {
                 capture.droppedSpans += 1
                 continue
             }
+            charge(CaptureCost.slice)
             capture.slices.append(RunSliceRecord(span: index, threadId: Int32(bitPattern: slice.threadId),
                                                  beginNs: slice.beginNs, endNs: slice.endNs))
         }

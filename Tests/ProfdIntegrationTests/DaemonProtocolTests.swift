@@ -199,6 +199,29 @@ struct DaemonProtocolTests {
         #expect(daemon.stop().exitCode == 0)
     }
 
+    @Test("a client that never reads its replies is disconnected with whole frames only, and profd serves on")
+    func clientThatNeverReads() throws {
+        let daemon = try DaemonHarness()
+        let reader = try RawConnection(path: daemon.socketPath)
+        // Each status request asks for a reply; none is read until the socket buffers are full.
+        let requests = [UInt8]((0..<20_000).flatMap { _ in ProfdMessage.statusRequest.encoded })
+        reader.send(requests)
+        var frames = 0
+        var ending: RawConnection.Reply = .message(.statusRequest)
+        while true {
+            let reply = try reader.receive()  // throws on a broken frame, or after 20 s without end of stream
+            guard case .message(.statusReply) = reply else { ending = reply; break }
+            frames += 1
+        }
+        print("a client that never reads: \(frames) whole replies of 20000 arrived, then \(ending)")
+        #expect(ending == .closed, "profd closed the connection once a reply could not go out whole")
+        #expect(frames > 0 && frames < 20_000)
+        let next = try RawConnection(path: daemon.socketPath)
+        next.send(.hello(Hello(service: "next")))
+        #expect(try next.receive() == .message(.helloAck(HelloAck(daemonVersion: "0.1.0"))))
+        #expect(daemon.stop().exitCode == 0)
+    }
+
     @Test("fds a client passes that are not a procfs maps file are closed at once; none leak")
     func passedFdsDoNotLeak() throws {
         let daemon = try DaemonHarness()

@@ -42,6 +42,53 @@ struct LimitTests {
         #expect(daemon.stop().exitCode == 0)
     }
 
+    @Test("--max-capture-memory: one budget for every session; beyond it spans are dropped and counted, and a written session gives its memory back")
+    func captureMemory() throws {
+        let daemon = try DaemonHarness(arguments: ["--max-capture-memory", "1M"])
+        let route = "/" + String(repeating: "r", count: 200)  // stored in a buffer of its own: ~370 bytes a span
+        func session(_ service: String) throws -> RawConnection {
+            let connection = try RawConnection(path: daemon.socketPath)
+            connection.send(.hello(Hello(service: service)))
+            _ = try connection.receive()
+            connection.send(.startSession(StartSession()))
+            guard case .message(.sessionStarted) = try connection.receive() else { throw TestKitError("no session for \(service)") }
+            return connection
+        }
+        func flood(_ connection: RawConnection, _ count: UInt64) {
+            var bytes: [UInt8] = []
+            for id in 1...count {
+                bytes += ProfdMessage.spanBegin(SpanBegin(spanId: id, threadId: 1, timeNs: id * 1000, route: route)).encoded
+                bytes += ProfdMessage.spanEnd(SpanEnd(spanId: id, threadId: 1, timeNs: id * 1000 + 500, httpStatus: 200)).encoded
+            }
+            connection.send(bytes)
+        }
+        func stop(_ connection: RawConnection) throws -> JSONRenderer.Document {
+            connection.send(.stopSession)
+            guard case .message(.sessionStopped(let stopped)) = try connection.receive() else { throw TestKitError("no report") }
+            return try JSONDecoder().decode(JSONRenderer.Document.self,
+                                            from: Data(contentsOf: URL(fileURLWithPath: stopped.reportDirectory + "/session.json")))
+        }
+        let big = try session("big")
+        flood(big, 10_000)  // ~3.7 MB of spans against a 1 MiB budget
+        usleep(500_000)
+        let small = try session("small")
+        flood(small, 100)
+        let smallReport = try stop(small)
+        #expect(smallReport.requests.count == 0 && smallReport.session.droppedSpans == 100,
+                "another session finds the budget taken: \(smallReport.requests.count) kept, \(smallReport.session.droppedSpans) dropped")
+        let bigReport = try stop(big)
+        let kept = bigReport.requests.count
+        print("capture budget 1 MiB: \(kept) of 10000 spans with 201-byte routes kept, \(bigReport.session.droppedSpans) dropped")
+        #expect(kept + Int(bigReport.session.droppedSpans) == 10_000, "every span is kept or counted")
+        #expect(kept > 1_000 && kept < 4_000, "about 1 MiB of spans kept")
+        // Both sessions are written: their memory is back, and a new session keeps everything.
+        let after = try session("after")
+        flood(after, 100)
+        let afterReport = try stop(after)
+        #expect(afterReport.requests.count == 100 && afterReport.session.droppedSpans == 0)
+        #expect(daemon.stop().exitCode == 0)
+    }
+
     @Test("--max-connections-per-uid: the next connection of that uid is refused with limitExceeded")
     func connectionsPerUid() throws {
         let daemon = try DaemonHarness(arguments: ["--max-connections-per-uid", "3"])
