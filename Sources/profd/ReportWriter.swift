@@ -23,7 +23,11 @@ final class ReportWriter: @unchecked Sendable {
     /// How long a finished session's live folder stays for `profctl follow`.
     static let liveRetention: DispatchTimeInterval = .seconds(30)
     private let store: ReportStore
-    private let symbolizer: Symbolizer
+    /// Replaced by a fresh one past `symbolCacheLimit` (queue only): every binary a client maps stays
+    /// parsed in the caches, so a client that loads one new library after another would otherwise grow
+    /// profd for as long as it runs.
+    private var symbolizer: Symbolizer
+    private let symbolCacheLimit: SymbolCacheLimit
     private let group = DispatchGroup()
     private let inFlight = Mutex<Int>(0)
     /// Live kept-request writes queued and not yet done. The live copies (for `profctl follow`) are best
@@ -41,8 +45,10 @@ final class ReportWriter: @unchecked Sendable {
     /// The store's usage after the last retention pass, for the loop's status (taken by `takeUsage()`).
     private let latestUsage = Mutex<ReportStore.Usage?>(nil)
 
-    init(store: ReportStore, logger: Logger, retention: RetentionPolicy = .unlimited) {
+    init(store: ReportStore, logger: Logger, retention: RetentionPolicy = .unlimited,
+         symbolCacheLimit: SymbolCacheLimit = SymbolCacheLimit()) {
         self.store = store
+        self.symbolCacheLimit = symbolCacheLimit
         self.logger = logger
         self.retention = retention
         self.symbolizer = Symbolizer(logger: logger)
@@ -179,9 +185,22 @@ final class ReportWriter: @unchecked Sendable {
         symbolizer.symbolize(callchain: symbolizer.repairedCallchain(stack.addresses, stackWords: stack.stackWords, in: maps), in: maps)
     }
 
+    /// Starts a cold symbolizer once the caches hold more than the limit; the next session pays for
+    /// parsing its binaries again, and memory stays bounded whatever clients map.
+    private func resetSymbolCacheIfFull() {
+        guard symbolCacheLimit.isExceeded(by: symbolizer) else { return }
+        logger.notice("symbol cache full; starting it afresh", metadata: [
+            "profd.binaries": "\(symbolizer.cachedBinaryCount)", "profd.addresses": "\(symbolizer.cachedAddressCount)",
+        ])
+        symbolizer = Symbolizer(logger: logger)
+    }
+
     private func write(_ job: ReportJob) throws(EngineError) -> String {
         // The session's binaries were read for its frames; keep no descriptor of a client that is gone.
-        defer { symbolizer.closeCodeFiles() }
+        defer {
+            symbolizer.closeCodeFiles()
+            resetSymbolCacheIfFull()
+        }
         let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
                                     wallClockTime: job.wallClockTime)
         let symbolize = { (stack: StackTable.Stack) -> [Frame] in self.frames(of: stack, in: job.maps) }
@@ -211,5 +230,18 @@ final class ReportWriter: @unchecked Sendable {
             }
         }
         return directory
+    }
+}
+
+/// How much the report writer's symbol caches may hold before they are started afresh: parsed binaries
+/// (a symbol table each, up to tens of MB for a large Swift binary) and resolved addresses. A service and
+/// its libraries are a few dozen binaries, so the defaults are only reached by a client that keeps mapping
+/// new ones.
+struct SymbolCacheLimit: Sendable {
+    var binaries = 128
+    var addresses = 2_000_000
+
+    func isExceeded(by symbolizer: Symbolizer) -> Bool {
+        symbolizer.cachedBinaryCount > binaries || symbolizer.cachedAddressCount > addresses
     }
 }

@@ -122,6 +122,11 @@ public final class Symbolizer {
     /// Closes the binaries opened by `codeBytes(at:count:in:)`; what was read from them stays cached, and a
     /// later read opens the file again. profd calls this after each session's reports, so no descriptor
     /// outlives the sessions that needed it: a daemon running for months sees every deploy's new binaries.
+    /// Binaries parsed so far (each one's symbol table stays in memory).
+    public var cachedBinaryCount: Int { tables.count }
+    /// Entries of the per-address caches (frames, leaf repair).
+    public var cachedAddressCount: Int { framesByAddress.count + leafSlots.count + returnAddressChecks.count }
+
     public func closeCodeFiles() {
         codeSources.removeAll()
     }
