@@ -8,8 +8,8 @@ struct LiveFeedState {
     /// The first sample not yet in a `top` snapshot, and when the last snapshot was taken.
     var topCursor = 0
     var lastTopNs: UInt64 = 0
-    /// Kept requests whose live copy was skipped: the writer had `maximumLiveInFlight` queued, or the
-    /// session already had `--max-kept-requests-per-session` live copies.
+    /// Kept requests whose live copy was skipped: the queue or the writer (`maximumLiveInFlight`) was
+    /// full, or the session had already queued `--max-kept-requests-per-session` live copies.
     var skipped = 0
     /// Live copies this session has queued, against `--max-kept-requests-per-session`: a client whose
     /// every request qualifies must not flood `profctl follow` (nor the writer) for the whole session.
@@ -23,11 +23,11 @@ struct LiveFeedState {
     /// How often a running session's `top.json` is refreshed.
     static let topIntervalNs: UInt64 = 1_000_000_000
 
-    /// Queues a kept request's live copy, unless the session has had `limit` of them. Live copies go
-    /// first come, first served: a request's rank among the session's is only known at its end.
+    /// Queues a kept request's live copy, unless the session has queued `limit` of them. Live copies go
+    /// first come, first served (a request's rank among the session's is only known at its end); one
+    /// queued may still be skipped later if the writer is busy.
     mutating func keep(span: Int, endedAtNs: UInt64, limit: Int) {
-        guard queuedTotal < limit else { skipped += 1; return }
-        guard queue.count < Self.maximumQueue else { return }
+        guard queuedTotal < limit, queue.count < Self.maximumQueue else { skipped += 1; return }
         queuedTotal += 1
         queue.append((span, endedAtNs &+ Self.delayNs))
     }
