@@ -394,6 +394,7 @@ final class Daemon: @unchecked Sendable {
                 logger.info("reports written", metadata: fields.merging([
                     "profd.session": "\(outcome.sessionId)", "profd.directory": "\(directory)",
                     "profd.client_pid": "\(outcome.clientPid)",
+                    "profd.skipped_kept_requests": "\(outcome.skippedKeptRequests)",
                     "profd.elapsed_ms": "\(outcome.elapsed.components.seconds * 1000 + outcome.elapsed.components.attoseconds / 1_000_000_000_000_000)",
                 ]) { own, _ in own })
                 connection?.send(.sessionStopped(SessionStopped(sessionId: outcome.sessionId, reportDirectory: directory)))

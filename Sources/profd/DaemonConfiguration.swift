@@ -38,6 +38,12 @@ struct DaemonConfiguration: Sendable {
         /// Memory all captures may hold together, running sessions' and those being written
         /// (`CaptureMemoryBudget`); beyond it samples and spans are dropped and counted.
         var maximumCaptureBytes = 1 << 30
+        /// Requests of one session that keep a report of their own, and live copies for `profctl follow`.
+        /// The keep policy is the client's to choose and can keep every request: 125 000 kept requests took
+        /// over a minute and 252 MiB to write at stop. A thousand is more than anyone reads one by one and
+        /// costs a few MB; beyond it the errors and slowest are kept and the rest counted
+        /// (`skippedKeptRequests`). 0 keeps none.
+        var maximumKeptRequestsPerSession = 1_000
     }
 
     /// How often the sampler looks for threads it does not cover yet and re-reads `/proc/PID/maps`.

@@ -46,6 +46,9 @@ struct ProfdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Spans one client may begin per second; more are suppressed and counted.")
     var maxSpansPerSecond: Int = DaemonConfiguration.Limits().maximumSpansPerSecond
 
+    @Option(name: .long, help: "Requests of one session that keep a report of their own (and a live copy for profctl follow); beyond it server errors and the slowest are kept and the rest counted. 0 keeps none.")
+    var maxKeptRequestsPerSession: Int = DaemonConfiguration.Limits().maximumKeptRequestsPerSession
+
     @Option(name: .long, help: "Connections one uid may hold at once.")
     var maxConnectionsPerUid: Int = DaemonConfiguration.Limits().maximumConnectionsPerUid
 
@@ -93,6 +96,9 @@ struct ProfdCommand: AsyncParsableCommand {
             throw ValidationError("--max-capture-memory must be at least 1M: bytes or a number with K, M, G or T (e.g. 512M)")
         }
         guard maxSpansPerSecond >= 1 else { throw ValidationError("--max-spans-per-second must be at least 1") }
+        guard (0...1_000_000).contains(maxKeptRequestsPerSession) else {
+            throw ValidationError("--max-kept-requests-per-session must be 0...1000000")
+        }
         guard maxConnectionsPerUid >= 1 else { throw ValidationError("--max-connections-per-uid must be at least 1") }
         guard maxSessions >= 1 else { throw ValidationError("--max-sessions must be at least 1") }
         guard (1_000...100_000_000).contains(maxSamplesPerSession) else {
@@ -110,6 +116,7 @@ struct ProfdCommand: AsyncParsableCommand {
         configuration.access = AccessPolicy(adminGroup: adminGroup.flatMap(Self.groupId))
         configuration.limits.maximumSpansPerSecond = maxSpansPerSecond
         configuration.limits.maximumConnectionsPerUid = maxConnectionsPerUid
+        configuration.limits.maximumKeptRequestsPerSession = maxKeptRequestsPerSession
         configuration.limits.maximumSessions = maxSessions
         configuration.limits.maximumSamplesPerSession = maxSamplesPerSession
         configuration.retention = RetentionPolicy(maximumAgeSeconds: RetentionPolicy.parseAge(retentionMaxAge) ?? 0,

@@ -8,8 +8,12 @@ struct LiveFeedState {
     /// The first sample not yet in a `top` snapshot, and when the last snapshot was taken.
     var topCursor = 0
     var lastTopNs: UInt64 = 0
-    /// Kept requests whose live copy was skipped because the writer had `maximumLiveInFlight` queued.
+    /// Kept requests whose live copy was skipped: the queue or the writer (`maximumLiveInFlight`) was
+    /// full, or the session had already queued `--max-kept-requests-per-session` live copies.
     var skipped = 0
+    /// Live copies this session has queued, against `--max-kept-requests-per-session`: a client whose
+    /// every request qualifies must not flood `profctl follow` (nor the writer) for the whole session.
+    var queuedTotal = 0
 
     /// How long after a request ends its samples are surely drained from the rings (the loop drains
     /// every 100 ms at most).
@@ -19,8 +23,12 @@ struct LiveFeedState {
     /// How often a running session's `top.json` is refreshed.
     static let topIntervalNs: UInt64 = 1_000_000_000
 
-    mutating func keep(span: Int, endedAtNs: UInt64) {
-        guard queue.count < Self.maximumQueue else { return }
+    /// Queues a kept request's live copy, unless the session has queued `limit` of them. Live copies go
+    /// first come, first served (a request's rank among the session's is only known at its end); one
+    /// queued may still be skipped later if the writer is busy.
+    mutating func keep(span: Int, endedAtNs: UInt64, limit: Int) {
+        guard queuedTotal < limit, queue.count < Self.maximumQueue else { skipped += 1; return }
+        queuedTotal += 1
         queue.append((span, endedAtNs &+ Self.delayNs))
     }
 }

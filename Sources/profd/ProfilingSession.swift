@@ -214,7 +214,7 @@ final class ProfilingSession {
         let record = capture.spans[index]
         if timeNs >= record.beginNs, reportOptions.reports(route: record.route),
            reportOptions.keepReason(wallNs: timeNs - record.beginNs, status: record.status, spanId: spanId) != nil {
-            live.keep(span: index, endedAtNs: timeNs)
+            live.keep(span: index, endedAtNs: timeNs, limit: limits.maximumKeptRequestsPerSession)
         }
     }
 
@@ -256,7 +256,9 @@ final class ProfilingSession {
             daemonVersion: ProfdVersion.string)
         if mode == nil && !running { metadata.suppressedSpans = suppressedSpans }
         let start = startedAt
+        // A live copy's capture holds its one request; the session's limit applies to the final reports.
         return ReportJob(metadata: metadata, capture: capture, maps: maps, options: reportOptions,
+                         maximumKeptRequests: running ? nil : limits.maximumKeptRequestsPerSession,
                          wallClockTime: { start.at(monotonicNs: $0).rfc3339 })
     }
 
@@ -275,6 +277,8 @@ struct ReportJob: Sendable {
     var capture: Capture
     var maps: ProcessMaps
     var options: ReportOptions
+    /// Requests that may keep a report of their own (`--max-kept-requests-per-session`); nil: no limit.
+    var maximumKeptRequests: Int?
     /// RFC 3339 time of a monotonic instant of this session.
     var wallClockTime: @Sendable (UInt64) -> String
 }

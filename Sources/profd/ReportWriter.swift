@@ -15,6 +15,8 @@ final class ReportWriter: @unchecked Sendable {
         var clientPid: Int32
         var clientUnit: String?
         var result: Result<String, EngineError>
+        /// Kept requests beyond `--max-kept-requests-per-session`, left without a report of their own.
+        var skippedKeptRequests = 0
         /// Time spent symbolizing, building and writing, for the log and for benchmarks.
         var elapsed: Duration
     }
@@ -101,15 +103,19 @@ final class ReportWriter: @unchecked Sendable {
             let clock = ContinuousClock()
             let started = clock.now
             let result: Result<String, EngineError>
+            var skippedKeptRequests = 0
             do throws(EngineError) {
-                result = .success(try write(job))
+                let written = try write(job)
+                skippedKeptRequests = written.skippedKeptRequests
+                result = .success(written.directory)
             } catch {
                 result = .failure(error)
             }
             // Retention after each written session; never the session just written.
             enforceRetention(protecting: [job.metadata.id])
             completion(Outcome(connection: connection, sessionId: job.metadata.id, clientPid: job.metadata.pid,
-                               clientUnit: job.metadata.unit, result: result, elapsed: clock.now - started))
+                               clientUnit: job.metadata.unit, result: result, skippedKeptRequests: skippedKeptRequests,
+                               elapsed: clock.now - started))
         }
     }
 
@@ -195,14 +201,15 @@ final class ReportWriter: @unchecked Sendable {
         symbolizer = Symbolizer(logger: logger)
     }
 
-    private func write(_ job: ReportJob) throws(EngineError) -> String {
+    /// Writes a finished session; returns its directory and how many kept requests the limit skipped.
+    private func write(_ job: ReportJob) throws(EngineError) -> (directory: String, skippedKeptRequests: Int) {
         // The session's binaries were read for its frames; keep no descriptor of a client that is gone.
         defer {
             symbolizer.closeCodeFiles()
             resetSymbolCacheIfFull()
         }
         let builder = ReportBuilder(metadata: job.metadata, capture: job.capture, options: job.options,
-                                    wallClockTime: job.wallClockTime)
+                                    maximumKeptRequests: job.maximumKeptRequests, wallClockTime: job.wallClockTime)
         let symbolize = { (stack: StackTable.Stack) -> [Frame] in self.frames(of: stack, in: job.maps) }
         let reports = builder.build(symbolize: symbolize)
         let archive = CaptureArchive(metadata: job.metadata, options: job.options, capture: job.capture,
@@ -229,7 +236,7 @@ final class ReportWriter: @unchecked Sendable {
                 ])
             }
         }
-        return directory
+        return (directory, reports.session.metadata.skippedKeptRequests ?? 0)
     }
 }
 

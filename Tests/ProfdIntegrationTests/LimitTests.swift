@@ -89,6 +89,49 @@ struct LimitTests {
         #expect(daemon.stop().exitCode == 0)
     }
 
+    @Test("--max-kept-requests-per-session: a client keeping every request gets 5 report sets, the slowest, and the rest counted")
+    func keptRequestsPerSession() throws {
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("profd-keptcap-\(UUID().uuidString.prefix(8)).log").path
+        defer { try? FileManager.default.removeItem(atPath: logFile) }
+        let daemon = try DaemonHarness(arguments: ["--max-kept-requests-per-session", "5"], logFile: logFile)
+        // 20 sequential /halving requests of ~12 ms; a 0 ms threshold makes every one of them qualify.
+        let qualifying = 20
+        let client = try ChildProcess(TestExecutables.path(of: "profd-testload"),
+                                      ["halving", "--requests", String(qualifying), "--profd-socket", daemon.socketPath],
+                                      environment: ["PROFD_TESTLOAD_SLOW_MS=0"])
+        try client.waitUntilReady(timeoutMs: 20_000)
+        let directory = try #require(try client.reportDirectory(timeoutMs: 30_000), "the client printed its report directory")
+        #expect(client.waitForExit().exitCode == 0)
+
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/requests")
+        #expect(files.filter { $0.hasSuffix(".json") }.count == 5, "\(files)")
+        #expect(files.filter { $0.hasSuffix(".txt") }.count == 5, "\(files)")
+        let document = try JSONDecoder().decode(JSONRenderer.Document.self,
+                                                from: Data(contentsOf: URL(fileURLWithPath: directory + "/session.json")))
+        #expect(document.requests.count == qualifying, "the skipped requests are still in the session report")
+        #expect(document.keptRequests?.count == 5)
+        #expect(document.session.skippedKeptRequests == qualifying - 5)
+        // No error among them, so the slowest five: the session's slowest request is one of them, and every
+        // kept one is at least as slow as the session's median.
+        let keptWalls = document.keptRequests?.map(\.wallNs) ?? []
+        let stats = try #require(document.requests.wallNs)
+        #expect(keptWalls.max() == stats.max, "kept \(keptWalls), session max \(stats.max)")
+        #expect(keptWalls.allSatisfy { $0 >= stats.p50 }, "kept \(keptWalls), session p50 \(stats.p50)")
+        let text = try String(contentsOfFile: directory + "/session.txt", encoding: .utf8)
+        #expect(text.contains("kept requests: 5 with a report of their own, \(qualifying - 5) more qualified"), "\(text.prefix(800))")
+
+        // The live copies for `profctl follow` stop at the same five.
+        let session = (directory as NSString).lastPathComponent
+        let store = ReportStore(stateDirectory: daemon.stateDirectory)
+        let live = (try? FileManager.default.contentsOfDirectory(atPath: store.liveDirectory(session: session))) ?? []
+        #expect(live.filter { $0.hasSuffix(".json") && $0 != ReportStore.topFileName }.count == 5, "\(live)")
+
+        #expect(daemon.stop().exitCode == 0)  // validates every report against docs/report-schema.json
+        let log = try String(contentsOfFile: logFile, encoding: .utf8)
+        #expect(log.contains("profd.skipped_kept_requests=\(qualifying - 5)"), "the reports-written line counts them")
+        print("kept-requests limit 5: \(keptWalls.count) kept of \(qualifying), skipped \(document.session.skippedKeptRequests ?? -1)")
+    }
+
     @Test("--max-connections-per-uid: the next connection of that uid is refused with limitExceeded")
     func connectionsPerUid() throws {
         let daemon = try DaemonHarness(arguments: ["--max-connections-per-uid", "3"])

@@ -106,6 +106,7 @@ public struct HTMLRenderer: ReportRenderer {
         if let excluded = meta.excludedRequests, excluded > 0, report.scope == .session {
             lines.append("excluded routes: \(excluded) requests, \(meta.excludedSamples ?? 0) samples left out")
         }
+        if let line = TextRenderer.skippedKeptLine(report) { lines.append(line) }
         lines.append("\(report.samples) samples at \(meta.frequencyHz) Hz = \(TextRenderer.seconds(report.cpuNs)) on CPU"
                      + " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)"
                      + (meta.suppressedSpans ?? 0 > 0 ? " · suppressed spans \(meta.suppressedSpans ?? 0)" : ""))

@@ -49,6 +49,7 @@ public struct TextRenderer: ReportRenderer {
         if let excluded = meta.excludedRequests, excluded > 0, report.scope == .session {
             out += "excluded routes: \(excluded) requests, \(meta.excludedSamples ?? 0) samples left out\n"
         }
+        if let line = Self.skippedKeptLine(report) { out += line + "\n" }
         out += "\(report.samples) samples at \(meta.frequencyHz) Hz = \(Self.seconds(report.cpuNs)) on CPU"
         out += " · lost \(meta.lostSamples) · dropped samples \(meta.droppedSamples) · dropped spans \(meta.droppedSpans)"
         out += (meta.suppressedSpans ?? 0 > 0 ? " · suppressed spans \(meta.suppressedSpans ?? 0)" : "") + "\n"
@@ -125,6 +126,13 @@ public struct TextRenderer: ReportRenderer {
 
     static func seconds(_ ns: UInt64) -> String {
         String(format: "%.3fs", Double(ns) / 1e9)
+    }
+
+    /// The session header's word on kept requests beyond profd's per-session limit, or nil when none were skipped.
+    static func skippedKeptLine(_ report: ProfileReport) -> String? {
+        guard report.scope == .session, let skipped = report.metadata.skippedKeptRequests, skipped > 0 else { return nil }
+        return "kept requests: \(report.keptRequests.count) with a report of their own, \(skipped) more qualified"
+            + " but were skipped (profd --max-kept-requests-per-session); they are in the route reports"
     }
 
     static func requestLine(_ requests: RequestSummary) -> String {

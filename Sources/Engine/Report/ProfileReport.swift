@@ -33,6 +33,10 @@ public struct SessionMetadata: Codable, Sendable, Equatable {
     /// False when the session was cut short (the client vanished or profd shut down): its reports hold
     /// what was sampled until then. Nil in reports written before this field existed.
     public var complete: Bool?
+    /// Requests the keep policy chose that got no report of their own because the session reached profd's
+    /// `--max-kept-requests-per-session`; they are still in the route and session reports. Nil when no
+    /// limit applied (live copies, reports written before the limit existed).
+    public var skippedKeptRequests: Int?
     /// `attach` for a session profctl started on a process that does not link ProfClient (no spans: the
     /// session tree is the whole process, without route frames); nil for a client's own session.
     public var mode: String?

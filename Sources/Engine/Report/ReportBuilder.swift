@@ -10,12 +10,18 @@ public struct ReportBuilder {
     public var options: ReportOptions
     /// RFC 3339 wall-clock time of a `CLOCK_MONOTONIC` instant, for kept requests.
     public var wallClockTime: @Sendable (UInt64) -> String
+    /// At most this many requests keep a report of their own (the daemon's
+    /// `--max-kept-requests-per-session`), chosen by `KeptRequestSelection`; nil: every one the policy keeps.
+    /// With a limit, the metadata's `skippedKeptRequests` counts the qualifying requests left without one.
+    public var maximumKeptRequests: Int?
 
     public init(metadata: SessionMetadata, capture: Capture, options: ReportOptions = ReportOptions(),
+                maximumKeptRequests: Int? = nil,
                 wallClockTime: @escaping @Sendable (UInt64) -> String = { _ in "" }) {
         self.metadata = metadata
         self.capture = capture
         self.options = options
+        self.maximumKeptRequests = maximumKeptRequests
         self.wallClockTime = wallClockTime
     }
 
@@ -24,7 +30,7 @@ public struct ReportBuilder {
         public var session: ProfileReport
         /// One per reported route, in route order.
         public var routes: [ProfileReport]
-        /// One per request the keep policy kept, in start order.
+        /// One per request the keep policy kept (at most `maximumKeptRequests`), in start order.
         public var requests: [ProfileReport]
         /// The symbolized frames (outermost first) of every stack a tree used, by stack id.
         public var framesByStack: [UInt32: [Frame]] = [:]
@@ -53,7 +59,8 @@ public struct ReportBuilder {
             reportedRoutes[span.route] = answer
             return answer
         }
-        let keptSpans = keptSpanIndexes(isReported: isReported)
+        let qualifyingSpans = keptSpanIndexes(isReported: isReported)
+        let keptSpans = KeptRequestSelection.mostUseful(qualifyingSpans, of: capture.spans, limit: maximumKeptRequests)
         var countsByKept: [Int: [UInt32: Int]] = [:]
         for span in keptSpans { countsByKept[span] = [:] }
 
@@ -78,6 +85,7 @@ public struct ReportBuilder {
         var metadata = self.metadata
         metadata.excludedSamples = excludedSamples
         metadata.excludedRequests = isReported.lazy.filter { !$0 }.count
+        if maximumKeptRequests != nil { metadata.skippedKeptRequests = qualifyingSpans.count - keptSpans.count }
 
         var framesByStack: [UInt32: [Frame]] = [:]
         func rootFirst(_ id: UInt32) -> [Frame] {
