@@ -111,7 +111,7 @@ extension Daemon {
 
     /// Names in a directory (not following a symlinked directory); empty when it is missing.
     private static func entries(of path: String) -> [String] {
-        guard AtomicFileProbe.isRealDirectory(path), let directory = opendir(path) else { return [] }
+        guard ReportStore.isRealDirectory(path), let directory = opendir(path) else { return [] }
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
@@ -129,13 +129,5 @@ extension Daemon {
             "profd.path": "\(path)", "profd.error": "\(message)",
         ])
         connection.send(.error(ErrorReply(code: .notFound, message: message)))
-    }
-}
-
-/// `lstat` says a real directory (not a symlink to one).
-enum AtomicFileProbe {
-    static func isRealDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 }
