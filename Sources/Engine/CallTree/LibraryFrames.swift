@@ -28,18 +28,36 @@ public struct LibraryFrameClassifier: Sendable {
         if frame.binary == ReportBuilder.routeBinary { return false }
         if let executablePath, frame.binary != executablePath { return true }
         if executablePath == nil && frame.binary.hasPrefix("[") { return true }
-        let name = Self.strippingSpecializationPrefixes(frame.function)
-        return libraryModulePrefixes.contains { name.hasPrefix($0) }
+        return isLibraryName(Substring(frame.function))
+    }
+
+    private func isLibraryName(_ name: Substring) -> Bool {
+        if name.hasPrefix(Self.witnessPrefix), let conformance = name.range(of: " in conformance ") {
+            return isLibraryWitness(requirement: name[name.index(name.startIndex, offsetBy: Self.witnessPrefix.count)..<conformance.lowerBound],
+                                    conformance: name[conformance.upperBound...])
+        }
+        let stripped = Self.strippingSpecializationPrefixes(name)
+        return libraryModulePrefixes.contains { stripped.hasPrefix($0) }
+    }
+
+    private static let witnessPrefix = "protocol witness for "
+
+    /// A witness (`protocol witness for P.f() in conformance T : P in M`) is the code of the conformance's
+    /// module M. Simplified names end at `in conformance T`, without M; the conformance is then library
+    /// code when both the protocol and the type are (`Swift.FixedWidthInteger… in conformance Swift.UInt`),
+    /// and the app's when either is the app's (`Swift.Sequence… in conformance App.Ring`).
+    private func isLibraryWitness(requirement: Substring, conformance: Substring) -> Bool {
+        if let module = conformance.range(of: " in ", options: .backwards) {
+            let name = conformance[module.upperBound...] + "."
+            return libraryModulePrefixes.contains { name.hasPrefix($0) }
+        }
+        let type = conformance.split(separator: " ").first ?? conformance
+        return isLibraryName(requirement) && isLibraryName(type)
     }
 
     /// Names such as `closure #1 in Swift.Array.map` belong to the module after the last ` in `.
-    /// A witness (`protocol witness for P.f() in conformance T : P in M`) belongs to the conformance's
-    /// module M: `Swift` for `UInt64 : FixedWidthInteger`, the app for the app's own conformances.
-    static func strippingSpecializationPrefixes(_ name: String) -> Substring {
-        if name.hasPrefix("protocol witness for "), let range = name.range(of: " in ", options: .backwards) {
-            return Substring(name[range.upperBound...] + ".")
-        }
-        var rest = Substring(name)
+    static func strippingSpecializationPrefixes(_ name: Substring) -> Substring {
+        var rest = name
         while let range = rest.range(of: " in ") {
             let head = rest[..<range.lowerBound]
             // Only peel wrappers like "closure #1", "implicit closure #2", "partial apply for closure #1".

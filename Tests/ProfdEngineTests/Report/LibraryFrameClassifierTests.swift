@@ -10,6 +10,11 @@ import Testing
           arguments: [
               ("protocol witness for Swift.FixedWidthInteger.multipliedFullWidth(by:) in conformance Swift.UInt64 : Swift.FixedWidthInteger in Swift", true),
               ("protocol witness for Swift.Sequence.makeIterator() in conformance App.Ring : Swift.Sequence in App", false),
+              // As reports show them: simplified, without the conformance's module.
+              ("protocol witness for Swift.FixedWidthInteger.multipliedFullWidth(by:) in conformance Swift.UInt", true),
+              ("protocol witness for Hummingbird.ResponseGenerator.response(from:context:) in conformance Swift.String", true),
+              ("protocol witness for Swift.Sequence.makeIterator() in conformance App.Ring", false),
+              ("protocol witness for App.Scoring.score() in conformance Swift.Int", false),
               ("closure #1 in Swift.Array.map<A>(_:)", true),
               ("App.compute(iterations:)", false),
           ])
