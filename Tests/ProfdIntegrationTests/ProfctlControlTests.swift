@@ -40,21 +40,13 @@ struct ProfctlControlTests {
     }
 
     /// A copy of profctl that user nobody can execute, whatever the build directory's permissions. Made
-    /// once (a static let is initialized exactly once, however many tests ask at the same time) and
-    /// renamed into place, so no test ever runs a half-written copy.
+    /// once (a static let is initialized exactly once, however many tests ask at the same time); see
+    /// `ExecutableCopy` for why a child process writes it.
     private static func nobodysProfctl() throws -> String { try nobodysCopy.get() }
 
     private static let nobodysCopy: Result<String, any Error> = Result {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("profctl-nobody-\(getpid())").path
-        let copy = directory + "/profctl"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        chmod(directory, 0o755)
-        let staging = copy + ".tmp"
-        try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.copyItem(atPath: try TestExecutables.path(of: "profctl"), toPath: staging)
-        chmod(staging, 0o755)
-        guard rename(staging, copy) == 0 else { throw TestKitError("rename \(staging): errno \(errno)") }
-        return copy
+        return try ExecutableCopy.make(of: try TestExecutables.path(of: "profctl"), in: directory, name: "profctl")
     }
 
     private func sessionDocument(_ daemon: DaemonHarness, _ id: String) throws -> JSONRenderer.Document {

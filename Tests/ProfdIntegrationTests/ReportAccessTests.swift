@@ -42,16 +42,7 @@ struct ReportAccessTests {
     /// Copies of the built binaries every made-up uid may execute (the build directory may not be).
     static func executable(_ name: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-access-bin-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        chmod(directory, 0o755)
-        let copy = directory + "/" + name
-        if access(copy, X_OK) != 0 {
-            let staging = copy + ".tmp-\(UUID().uuidString.prefix(6))"
-            try FileManager.default.copyItem(atPath: try TestExecutables.path(of: name), toPath: staging)
-            chmod(staging, 0o755)
-            guard rename(staging, copy) == 0 else { throw TestKitError("rename \(staging): errno \(errno)") }
-        }
-        return copy
+        return try ExecutableCopy.make(of: try TestExecutables.path(of: name), in: directory, name: name)
     }
 
     /// A client session of `uid` (profd-testload profiling itself) to its end; returns the session id.
