@@ -123,6 +123,8 @@ public struct DisplayNode: Sendable, Equatable {
     private static func moduleName(_ function: String) -> String? {
         var name = Substring(function)
         if let range = name.range(of: " in ", options: .backwards) { name = name[range.upperBound...] }
+        // A simplified witness name ends `… in conformance Swift.UInt`: the type's module.
+        if name.hasPrefix("conformance ") { name = name.dropFirst("conformance ".count) }
         guard let dot = name.firstIndex(of: "."), name.first?.isLetter == true || name.first == "_" else { return nil }
         return String(name[..<dot])
     }

@@ -21,4 +21,12 @@ import Testing
     func witnesses(function: String, isLibrary: Bool) {
         #expect(classifier.isLibrary(frame(function)) == isLibrary)
     }
+
+    @Test("hidden frames name a witness's module, not the word 'conformance'")
+    func witnessModuleNames() {
+        let frames = [frame("protocol witness for Swift.FixedWidthInteger.multipliedFullWidth(by:) in conformance Swift.UInt"),
+                      frame("protocol witness for HTTPTypes.HTTPFields.subscript.getter in conformance HTTPTypes.HTTPFields"),
+                      frame("closure #1 in NIOCore.EventLoop.execute(_:)")]
+        #expect(DisplayNode.libraryNames(frames) == ["Swift", "HTTPTypes", "NIOCore"])
+    }
 }
