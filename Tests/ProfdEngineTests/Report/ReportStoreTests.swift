@@ -13,6 +13,26 @@ struct ReportStoreTests {
         return path
     }
 
+    /// A prepared state directory, and a directory outside it holding `precious`, for planted-symlink tests.
+    private struct PlantedFixture {
+        let root: String
+        let elsewhere: String
+        let store: ReportStore
+
+        func remove() {
+            try? FileManager.default.removeItem(atPath: root)
+            try? FileManager.default.removeItem(atPath: elsewhere)
+        }
+    }
+
+    private func plantedFixture() throws -> PlantedFixture {
+        let root = try temporaryDirectory()
+        let planted = PlantedFixture(root: root, elsewhere: try temporaryDirectory(), store: ReportStore(stateDirectory: root))
+        try planted.store.prepare()
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: planted.elsewhere + "/precious"))
+        return planted
+    }
+
     @Test("a session is written whole and read back by route")
     func roundTrip() throws {
         let root = try temporaryDirectory()
@@ -53,12 +73,9 @@ struct ReportStoreTests {
 
     @Test("planted .tmp-<id> and live symlinks are unlinked or refused, never written through")
     func plantedSymlinks() throws {
-        let root = try temporaryDirectory()
-        let elsewhere = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: elsewhere) }
-        let store = ReportStore(stateDirectory: root)
-        try store.prepare()
-        try Data("keep".utf8).write(to: URL(fileURLWithPath: elsewhere + "/precious"))
+        let planted = try plantedFixture()
+        defer { planted.remove() }
+        let (root, elsewhere, store) = (planted.root, planted.elsewhere, planted.store)
         // The staging directory of the next session, planted as a symlink to elsewhere.
         try FileManager.default.createSymbolicLink(atPath: root + "/sessions/.tmp-" + ReportFixtures.metadata.id, withDestinationPath: elsewhere)
         let fixture = ReportFixtures.reports()
@@ -81,12 +98,9 @@ struct ReportStoreTests {
 
     @Test("a planted temporary-file symlink inside a directory is not followed")
     func plantedTemporaryFile() throws {
-        let root = try temporaryDirectory()
-        let elsewhere = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: root); try? FileManager.default.removeItem(atPath: elsewhere) }
-        let store = ReportStore(stateDirectory: root)
-        try store.prepare()
-        try Data("keep".utf8).write(to: URL(fileURLWithPath: elsewhere + "/precious"))
+        let planted = try plantedFixture()
+        defer { planted.remove() }
+        let (root, elsewhere, store) = (planted.root, planted.elsewhere, planted.store)
         try FileManager.default.createSymbolicLink(atPath: root + "/live", withDestinationPath: elsewhere)
         try FileManager.default.removeItem(atPath: root + "/live")
         try FileManager.default.createDirectory(atPath: root + "/live/s1", withIntermediateDirectories: true)
